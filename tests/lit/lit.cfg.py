@@ -1,0 +1,21 @@
+# lit configuration for attnc's compiler-stage tests.
+import os
+import lit.formats
+
+config.name = "attnc"
+config.test_format = lit.formats.ShTest(execute_external=False)
+config.suffixes = [".pattern", ".test"]
+config.excludes = ["Inputs"]
+config.test_source_root = os.path.dirname(__file__)
+
+site_config = lit_config.params.get("attnc_site_config")
+if not site_config:
+    lit_config.fatal("run lit with --param attnc_site_config=<build>/tests/lit/lit.site.cfg.py")
+exec(open(site_config).read())
+
+config.substitutions.append(("%attnc", os.path.join(config.attnc_bin_dir, "attnc")))
+config.substitutions.append(("%patterns", os.path.join(config.attnc_source_dir, "patterns")))
+config.substitutions.append(("FileCheck", os.path.join(config.llvm_tools_dir, "FileCheck")))
+config.substitutions.append(("%not", os.path.join(config.llvm_tools_dir, "not")))
+# Diagnostics must not carry terminal colors in tests.
+config.environment["TERM"] = "dumb"
