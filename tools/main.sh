@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# The main job on a fresh machine: install, build, check every bundled pattern
+# and draw what each one attends to at a small size.
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+build="${ATTNC_BUILD_DIR:-$root/build}"
+attnc="$build/bin/attnc"
+
+"$root/tools/setup.sh"
+"$root/tools/build.sh"
+cd "$root"
+
+patterns=(patterns/*.pattern)
+echo "== attnc check: ${#patterns[@]} bundled patterns"
+"$attnc" check "${patterns[@]}"
+echo "all ${#patterns[@]} patterns are well-formed"
+
+# Small parameters make each structure visible at 40 x 40.
+demo_args() {
+  case "$1" in
+    sliding_window) echo "-D window=6" ;;
+    strided|strided_merged) echo "-D stride=6" ;;
+    fixed) echo "-D stride=8 -D c=2" ;;
+    fixed_heads) echo "-D stride=8 -D c=2 -D v=4" ;;
+    document) echo "--tensor doc=examples/document_ids_40.txt" ;;
+    prefix_lm) echo "-D prefix=8" ;;
+    longformer) echo "-D window=8 -D globals=2" ;;
+    bigbird) echo "-D block=4 -D window=3 -D globals=1 -D random=2" ;;
+    dilated_sliding_window) echo "-D window=5 -D dilation=3" ;;
+    *) echo "" ;;
+  esac
+}
+
+for file in "${patterns[@]}"; do
+  name="$(basename "$file" .pattern)"
+  args="$(demo_args "$name")"
+  echo
+  echo "== $file ${args:+($args)}"
+  # The pattern's own header comment says what it is.
+  sed -n '/^[^#]/q;s/^# \{0,1\}/  /p' "$file"
+  # shellcheck disable=SC2086
+  "$attnc" show "$file" --seq 40 --heads 4 $args
+done
