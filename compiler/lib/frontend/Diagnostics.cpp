@@ -37,6 +37,8 @@ DiagnosticEngine::DiagnosticEngine(const SourceFile &file, llvm::raw_ostream &os
                                    unsigned errorLimit)
     : file_(file), os_(os), errorLimit_(errorLimit) {}
 
+DiagnosticEngine::~DiagnosticEngine() { flush(); }
+
 void DiagnosticEngine::error(SourceRange range, const std::string &message) {
   lastWasSuppressed_ = stopped_;
   if (stopped_)
@@ -44,29 +46,43 @@ void DiagnosticEngine::error(SourceRange range, const std::string &message) {
   if (errors_ == errorLimit_) {
     lastWasSuppressed_ = true;
     stopped_ = true;
-    os_ << "fatal error: too many errors emitted, stopping now\n";
-    os_.flush();
+    fatalPending_ = true;
     return;
   }
   ++errors_;
-  report(Severity::Error, range, message);
+  pending_.push_back({{Severity::Error, range, message}});
 }
 
 void DiagnosticEngine::warning(SourceRange range, const std::string &message) {
   lastWasSuppressed_ = stopped_;
   if (!stopped_)
-    report(Severity::Warning, range, message);
+    pending_.push_back({{Severity::Warning, range, message}});
 }
 
 void DiagnosticEngine::note(SourceRange range, const std::string &message) {
   // A note belongs to the diagnostic before it; drop it with its parent.
-  if (!stopped_ && !lastWasSuppressed_)
-    report(Severity::Note, range, message);
+  if (!stopped_ && !lastWasSuppressed_ && !pending_.empty())
+    pending_.back().push_back({Severity::Note, range, message});
 }
 
-void DiagnosticEngine::report(Severity severity, SourceRange range,
-                              const std::string &message) {
-  lastWasSuppressed_ = false;
+void DiagnosticEngine::flush() {
+  std::stable_sort(pending_.begin(), pending_.end(), [](const auto &a, const auto &b) {
+    return a.front().range.begin < b.front().range.begin;
+  });
+  for (const auto &group : pending_)
+    for (const Diagnostic &diagnostic : group)
+      print(diagnostic);
+  pending_.clear();
+  if (fatalPending_)
+    os_ << "fatal error: too many errors emitted, stopping now\n";
+  fatalPending_ = false;
+  os_.flush();
+}
+
+void DiagnosticEngine::print(const Diagnostic &diagnostic) {
+  Severity severity = diagnostic.severity;
+  SourceRange range = diagnostic.range;
+  const std::string &message = diagnostic.message;
   auto [line, column] = file_.lineAndColumn(range.begin);
   static const char *const kLabels[] = {"error", "warning", "note"};
   static const llvm::raw_ostream::Colors kColors[] = {
@@ -85,7 +101,6 @@ void DiagnosticEngine::report(Severity severity, SourceRange range,
   if (colors)
     os_.resetColor();
   printSnippet(range);
-  os_.flush();
 }
 
 namespace {

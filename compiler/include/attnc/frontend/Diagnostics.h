@@ -48,12 +48,18 @@ private:
 
 enum class Severity { Error, Warning, Note };
 
+/// Collects diagnostics and prints them in source order when flushed (or
+/// destroyed), so that parse and semantic errors interleave as a reader
+/// expects. A note stays with the error or warning before it.
 class DiagnosticEngine {
 public:
   /// After `errorLimit` errors the engine reports one fatal error and stops
-  /// printing; clients poll `shouldStop()` to end early.
+  /// collecting; clients poll `shouldStop()` to end early.
   DiagnosticEngine(const SourceFile &file, llvm::raw_ostream &os,
                    unsigned errorLimit = 20);
+  ~DiagnosticEngine();
+  DiagnosticEngine(const DiagnosticEngine &) = delete;
+  DiagnosticEngine &operator=(const DiagnosticEngine &) = delete;
 
   void error(SourceRange range, const std::string &message);
   void warning(SourceRange range, const std::string &message);
@@ -64,8 +70,17 @@ public:
   bool shouldStop() const { return stopped_; }
   const SourceFile &file() const { return file_; }
 
+  /// Prints what has been collected, in source order.
+  void flush();
+
 private:
-  void report(Severity severity, SourceRange range, const std::string &message);
+  struct Diagnostic {
+    Severity severity;
+    SourceRange range;
+    std::string message;
+  };
+
+  void print(const Diagnostic &diagnostic);
   void printSnippet(SourceRange range);
 
   const SourceFile &file_;
@@ -74,6 +89,9 @@ private:
   unsigned errors_ = 0;
   bool stopped_ = false;
   bool lastWasSuppressed_ = false;
+  bool fatalPending_ = false;
+  /// Each group is an error or warning followed by its notes.
+  std::vector<std::vector<Diagnostic>> pending_;
 };
 
 /// Edit distance used for "did you mean" hints.
