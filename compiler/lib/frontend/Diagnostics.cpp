@@ -216,9 +216,16 @@ unsigned editDistance(std::string_view a, std::string_view b) {
 
 std::string closestMatch(std::string_view name,
                          const std::vector<std::string> &candidates) {
+  // Beyond this length a suggestion is unlikely to help and would cost
+  // quadratic time on hostile input.
+  constexpr size_t kMaxSuggestedLength = 64;
   std::string best;
+  if (name.size() > kMaxSuggestedLength)
+    return best;
   unsigned bestDistance = std::max<size_t>(1, name.size() / 3) + 1;
   for (const std::string &candidate : candidates) {
+    if (candidate.size() > kMaxSuggestedLength)
+      continue;
     unsigned distance = editDistance(name, candidate);
     if (distance < bestDistance) {
       bestDistance = distance;

@@ -167,6 +167,7 @@ private:
   /// level, or up to the '}' that closes the pattern.
   void skipStatement() {
     int depth = 0;
+    size_t start = pos_;
     while (!at(TokenKind::Eof)) {
       TokenKind kind = current().kind;
       if (depth == 0 && kind == TokenKind::Semicolon) {
@@ -179,7 +180,7 @@ private:
         ++depth;
       else if ((kind == TokenKind::RParen || kind == TokenKind::RBracket) && depth > 0)
         --depth;
-      else if (kind == TokenKind::RBrace || current().isWord("pattern"))
+      else if (kind == TokenKind::RBrace || (current().isWord("pattern") && pos_ > start))
         return;
       advance();
     }

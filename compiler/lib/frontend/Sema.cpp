@@ -312,13 +312,14 @@ private:
              : param->kind == ParamKind::Float ? Type::Float
                                                : Type::Bool;
     }
+    if (context == Context::TensorDim) {
+      diags_.error(e.range, "unknown name '" + e.name + "' in a tensor dimension; dimensions "
+                            "may use int parameters, H, Nq, Nk and D");
+      return Type::Error;
+    }
     auto it = values_.find(e.name);
     if (it == values_.end()) {
       reportUnknownName(e.name, e.range, /*setsOnly=*/false);
-      return Type::Error;
-    }
-    if (context == Context::TensorDim) {
-      diags_.error(e.range, "tensor dimensions may only use int parameters, H, Nq, Nk and D");
       return Type::Error;
     }
     const Stmt &decl = *it->second;
