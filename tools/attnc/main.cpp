@@ -91,17 +91,32 @@ int runCheck() {
   return status;
 }
 
-int runCompile() {
+/// The checked input file and the pattern chosen with -p; reports failures.
+struct Selected {
+  CheckedFile file;
+  const ast::Pattern *pattern = nullptr;
+};
+
+std::optional<Selected> loadSelected() {
   std::optional<CheckedFile> file = load(inputFile);
   if (!file || !file->ok)
-    return 1;
+    return std::nullopt;
   auto pattern = selectPattern(*file, patternName);
-  if (!pattern)
-    return fail(pattern.takeError());
-  auto bound = interp::parseDefines(**pattern, defines);
+  if (!pattern) {
+    fail(pattern.takeError());
+    return std::nullopt;
+  }
+  return Selected{std::move(*file), *pattern};
+}
+
+int runCompile() {
+  std::optional<Selected> input = loadSelected();
+  if (!input)
+    return 1;
+  auto bound = interp::parseDefines(*input->pattern, defines);
   if (!bound)
     return fail(bound.takeError());
-  printAST(**pattern, *file->source, *bound, llvm::outs());
+  printAST(*input->pattern, *input->file.source, *bound, llvm::outs());
   return 0;
 }
 
@@ -189,35 +204,33 @@ int runShow() {
   if (seqQ < 1 || keys < 1 || numHeads < 1)
     return fail("--seq, --seq-k and --heads must be at least 1");
   if (seqQ > kShowLimit || keys > kShowLimit)
-    return fail(fmt::format("'show' draws at most {0} x {0} elements (got Nq = {1}, Nk = {2}); "
-                            "use 'attnc layout' for larger sizes",
+    return fail(fmt::format("'show' draws at most {0} x {0} elements, one character each "
+                            "(got Nq = {1}, Nk = {2})",
                             kShowLimit, seqQ, keys));
   if (onlyHead >= numHeads)
     return fail(fmt::format("--head {} is out of range for --heads {}", onlyHead, numHeads));
   if (headDim < 1 || batch < 0)
     return fail("--head-dim must be at least 1 and --batch at least 0");
-  std::optional<CheckedFile> file = load(inputFile);
-  if (!file || !file->ok)
+  std::optional<Selected> input = loadSelected();
+  if (!input)
     return 1;
-  auto pattern = selectPattern(*file, patternName);
-  if (!pattern)
-    return fail(pattern.takeError());
-  auto values = interp::bindParams(**pattern, defines);
+  const ast::Pattern &pattern = *input->pattern;
+  auto values = interp::bindParams(pattern, defines);
   if (!values)
     return fail(values.takeError());
   interp::Shape shape{numHeads, seqQ, keys, headDim};
-  auto owned = loadTensors(**pattern, *values, shape);
+  auto owned = loadTensors(pattern, *values, shape);
   if (!owned)
     return fail(owned.takeError());
   std::map<std::string, interp::HostTensor> tensors;
   for (const auto &[name, tensor] : *owned)
     tensors[name] = tensor.view();
-  auto interp = interp::Interpreter::create(**pattern, *values, shape, tensors);
+  auto interp = interp::Interpreter::create(pattern, *values, shape, tensors);
   if (!interp)
     return fail(interp.takeError());
   llvm::outs() << fmt::format("pattern '{}': H = {}, Nq = {}, Nk = {}, b = {}\n",
-                              (*pattern)->name, numHeads, seqQ, keys, batch);
-  return drawMasks(*interp, *file->source);
+                              pattern.name, numHeads, seqQ, keys, batch);
+  return drawMasks(*interp, *input->file.source);
 }
 
 } // namespace
