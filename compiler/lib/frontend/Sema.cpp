@@ -338,8 +338,10 @@ private:
 
   void reportUnknownName(const std::string &name, SourceRange range, bool setsOnly) {
     for (const auto &stmt : pattern_.stmts) {
+      // Only a definition further down explains the miss; one above failed
+      // to declare and was already reported.
       if ((stmt->kind == StmtKind::Let || stmt->kind == StmtKind::Set) &&
-          stmt->name == name) {
+          stmt->name == name && stmt->nameRange.begin > range.begin) {
         diags_.error(range, "'" + name + "' is used before its definition");
         diags_.note(stmt->nameRange, "'" + name + "' is defined here");
         return;
