@@ -20,6 +20,19 @@ bool isReserved(std::string_view name) {
   return reserved.count(name) != 0;
 }
 
+/// What a reserved name stands for, to make the error self-explanatory.
+std::string reservedMeaning(std::string_view name) {
+  static const std::map<std::string_view, const char *> meanings = {
+      {"i", "the query position"}, {"j", "the key position"}, {"h", "the head index"},
+      {"b", "the batch index"},    {"H", "the number of heads"}, {"Nq", "the query length"},
+      {"Nk", "the key length"},    {"D", "the head dimension"},
+      {"score", "the incoming score"}};
+  auto it = meanings.find(name);
+  if (it != meanings.end())
+    return std::string(" (") + it->second + ")";
+  return "";
+}
+
 bool isNumeric(Type type) { return type == Type::Int || type == Type::Float; }
 
 const char *describeValue(const Stmt &stmt) {
@@ -55,7 +68,8 @@ private:
     for (auto &param : pattern_.params) {
       if (isReserved(param->name)) {
         diags_.error(param->nameRange, "'" + param->name +
-                                           "' is a reserved name and cannot name a parameter");
+                                           "' is a reserved name" + reservedMeaning(param->name) +
+                                           " and cannot name a parameter");
       } else if (auto [it, inserted] = seen.emplace(param->name, param.get()); !inserted) {
         diags_.error(param->nameRange, "duplicate parameter '" + param->name + "'");
         diags_.note(it->second->nameRange, "previous declaration is here");
@@ -150,7 +164,8 @@ private:
     if (stmt.kind == StmtKind::Set)
       requireType(stmt, Type::Bool, type);
     if (isReserved(stmt.name)) {
-      diags_.error(stmt.nameRange, "'" + stmt.name + "' is a reserved name and cannot be "
+      diags_.error(stmt.nameRange, "'" + stmt.name + "' is a reserved name" +
+                                       reservedMeaning(stmt.name) + " and cannot be "
                                                      "declared with '" + keyword(stmt.kind) + "'");
       return;
     }
