@@ -12,6 +12,9 @@ site_config = lit_config.params.get("attnc_site_config")
 if not site_config:
     lit_config.fatal("run lit with --param attnc_site_config=<build>/tests/lit/lit.site.cfg.py")
 exec(open(site_config).read())
+# Outputs and lit's timing file go to the build folder, one folder per ctest
+# entry, so that parallel runs share (and corrupt) no file.
+config.test_exec_root = lit_config.params.get("attnc_exec_root", config.attnc_exec_root)
 
 config.substitutions.append(("%attnc", os.path.join(config.attnc_bin_dir, "attnc")))
 config.substitutions.append(("%patterns", os.path.join(config.attnc_source_dir, "patterns")))

@@ -143,7 +143,10 @@ loadTensors(const ast::Pattern &pattern, const interp::ParamValues &values,
     auto tensor = interp::loadTensorText(*param, *dims, binding.substr(eq + 1));
     if (!tensor)
       return tensor.takeError();
-    tensors.emplace(name, std::move(*tensor));
+    if (!tensors.emplace(name, std::move(*tensor)).second)
+      return llvm::createStringError(llvm::inconvertibleErrorCode(),
+                                     "tensor '%s' is given more than once with --tensor",
+                                     name.c_str());
   }
   return tensors;
 }
@@ -207,6 +210,8 @@ int runShow() {
     return fail(fmt::format("'show' draws at most {0} x {0} elements, one character each "
                             "(got Nq = {1}, Nk = {2})",
                             kShowLimit, seqQ, keys));
+  if (onlyHead.getNumOccurrences() && onlyHead < 0)
+    return fail(fmt::format("--head must be at least 0 (got {})", onlyHead));
   if (onlyHead >= numHeads)
     return fail(fmt::format("--head {} is out of range for --heads {}", onlyHead, numHeads));
   if (headDim < 1 || batch < 0)

@@ -66,7 +66,13 @@ private:
     indent(depth);
     switch (e.kind) {
     case ExprKind::IntLit: os_ << "int " << e.intValue; break;
-    case ExprKind::FloatLit: os_ << "float " << fmt::format("{}", e.floatValue); break;
+    case ExprKind::FloatLit: {
+      Literal literal;
+      literal.type = Type::Float;
+      literal.floatValue = e.floatValue;
+      os_ << "float " << formatLiteral(literal);
+      break;
+    }
     case ExprKind::BoolLit: os_ << "bool " << (e.boolValue ? "true" : "false"); break;
     case ExprKind::BuiltinRef: os_ << "builtin " << spelling(e.builtin); break;
     case ExprKind::ParamRef: os_ << "param " << e.name; break;

@@ -162,11 +162,15 @@ void DiagnosticEngine::printSnippet(SourceRange range) {
   std::string prefix, suffix;
   if (line.size() > kWindow) {
     start = caret > kWindow / 2 ? caret - kWindow / 2 : 0;
-    // Never start a window inside a UTF-8 sequence.
-    while (start > 0 && (static_cast<unsigned char>(line[start]) & 0xC0) == 0x80)
+    // Never cut a UTF-8 sequence, which is at most 4 bytes long; a longer
+    // run of continuation bytes is garbage and may be cut anywhere.
+    auto isContinuation = [&](size_t k) {
+      return (static_cast<unsigned char>(line[k]) & 0xC0) == 0x80;
+    };
+    for (int step = 0; step < 3 && start > 0 && isContinuation(start); ++step)
       --start;
     size_t end = std::min(line.size(), start + kWindow);
-    while (end < line.size() && (static_cast<unsigned char>(line[end]) & 0xC0) == 0x80)
+    for (int step = 0; step < 3 && end < line.size() && isContinuation(end); ++step)
       ++end;
     prefix = start > 0 ? "..." : "";
     suffix = end < line.size() ? "..." : "";
@@ -222,9 +226,12 @@ std::string closestMatch(std::string_view name,
   std::string best;
   if (name.size() > kMaxSuggestedLength)
     return best;
-  unsigned bestDistance = std::max<size_t>(1, name.size() / 3) + 1;
+  // One edit per four characters: short names (i, j, a, b) suggest nothing,
+  // since any other short name is as close.
+  size_t allowed = (name.size() + 2) / 4;
+  unsigned bestDistance = allowed + 1;
   for (const std::string &candidate : candidates) {
-    if (candidate.size() > kMaxSuggestedLength)
+    if (candidate.size() > kMaxSuggestedLength || candidate == name)
       continue;
     unsigned distance = editDistance(name, candidate);
     if (distance < bestDistance) {

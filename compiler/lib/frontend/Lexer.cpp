@@ -105,8 +105,7 @@ private:
         ++pos_;
       token.kind = TokenKind::Identifier;
     } else if (isDigit(c) || (c == '.' && isDigit(peek(1)))) {
-      if (!lexNumber(token))
-        return false;
+      lexNumber(token);
     } else if (!lexPunctuation(token)) {
       reportBadCharacters();
       return false;
@@ -116,7 +115,9 @@ private:
     return true;
   }
 
-  bool lexNumber(Token &token) {
+  /// Lexes a number. A malformed one is reported and still becomes a literal
+  /// (of value 0), so that one typo gives one error.
+  void lexNumber(Token &token) {
     size_t begin = pos_;
     bool isFloat = false;
     while (pos_ < text_.size() && isDigit(text_[pos_]))
@@ -140,7 +141,8 @@ private:
         ++pos_;
       diags_.error(rangeFrom(begin), "invalid numeric literal '" +
                                          std::string(text_.substr(begin, pos_ - begin)) + "'");
-      return false;
+      token.kind = isFloat ? TokenKind::FloatLiteral : TokenKind::IntLiteral;
+      return;
     }
     std::string spelling(text_.substr(begin, pos_ - begin));
     if (isFloat) {
@@ -148,9 +150,9 @@ private:
       token.floatValue = std::strtod(spelling.c_str(), nullptr);
       if (!std::isfinite(token.floatValue)) {
         diags_.error(rangeFrom(begin), "float literal '" + spelling + "' is out of range");
-        return false;
+        token.floatValue = 0;
       }
-      return true;
+      return;
     }
     token.kind = TokenKind::IntLiteral;
     errno = 0;
@@ -158,10 +160,9 @@ private:
     if (errno == ERANGE || value > static_cast<unsigned long long>(INT64_MAX)) {
       diags_.error(rangeFrom(begin), "integer literal '" + spelling +
                                          "' does not fit in a 64-bit integer");
-      return false;
+      return;
     }
     token.intValue = static_cast<int64_t>(value);
-    return true;
   }
 
   bool lexPunctuation(Token &token) {
@@ -232,17 +233,44 @@ private:
       }
       ++pos_;
     }
-    unsigned char first = text_[begin];
-    std::string shown;
-    if (first >= 0x20 && first < 0x7F) {
-      shown = std::string("'") + static_cast<char>(first) + "'";
-    } else {
-      static const char *const kHex = "0123456789ABCDEF";
-      shown = std::string("byte 0x") + kHex[first >> 4] + kHex[first & 15];
-    }
-    diags_.error(rangeFrom(begin), pos_ - begin > 1
+    size_t length = characterLength(begin);
+    std::string shown = describeCharacter(begin, length);
+    diags_.error(rangeFrom(begin), pos_ - begin > length
                                        ? "invalid characters in input, starting with " + shown
                                        : "invalid character " + shown + " in input");
+  }
+
+  /// Bytes in the (valid UTF-8) character at `at`, or 1 for a stray byte.
+  size_t characterLength(size_t at) const {
+    unsigned char c = text_[at];
+    size_t n = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 1;
+    if (at + n > text_.size())
+      return 1;
+    for (size_t k = 1; k < n; ++k)
+      if ((static_cast<unsigned char>(text_[at + k]) & 0xC0) != 0x80)
+        return 1;
+    return n;
+  }
+
+  /// 'x', '§' (U+00A7) or byte 0xFF.
+  std::string describeCharacter(size_t at, size_t length) const {
+    static const char *const kHex = "0123456789ABCDEF";
+    unsigned char first = text_[at];
+    if (first >= 0x20 && first < 0x7F)
+      return std::string("'") + static_cast<char>(first) + "'";
+    if (length == 1 && first >= 0x80)
+      return std::string("byte 0x") + kHex[first >> 4] + kHex[first & 15];
+    if (length == 1) {
+      return std::string("U+00") + kHex[first >> 4] + kHex[first & 15];
+    }
+    static const unsigned kLeadMask[] = {0, 0, 0x1F, 0x0F, 0x07};
+    uint32_t code = first & kLeadMask[length];
+    for (size_t k = 1; k < length; ++k)
+      code = (code << 6) | (static_cast<unsigned char>(text_[at + k]) & 0x3F);
+    std::string hex;
+    for (int shift = code > 0xFFFF ? 20 : 12; shift >= 0; shift -= 4)
+      hex += kHex[(code >> shift) & 15];
+    return "'" + std::string(text_.substr(at, length)) + "' (U+" + hex + ")";
   }
 
   bool lexPunctuationQuietly(Token &token) {

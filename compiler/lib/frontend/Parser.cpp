@@ -168,7 +168,7 @@ private:
   void skipStatement() {
     int depth = 0;
     size_t start = pos_;
-    while (!at(TokenKind::Eof)) {
+    while (!at(TokenKind::Eof) && !atPatternHeader()) {
       TokenKind kind = current().kind;
       if (depth == 0 && kind == TokenKind::Semicolon) {
         advance();
@@ -185,6 +185,13 @@ private:
       advance();
     }
   }
+  /// `pattern NAME {` or `pattern NAME (`: where a new pattern surely begins,
+  /// even inside a broken one.
+  bool atPatternHeader() const {
+    return current().isWord("pattern") && lookahead(1).is(TokenKind::Identifier) &&
+           (lookahead(2).is(TokenKind::LBrace) || lookahead(2).is(TokenKind::LParen));
+  }
+
   bool atStatementStart() const {
     return statementKind(current()).has_value() || at(TokenKind::RBrace);
   }
@@ -210,8 +217,7 @@ private:
     }
     SourceRange open = advance().range;
     while (!at(TokenKind::RBrace) && !at(TokenKind::Eof) && !diags_.shouldStop()) {
-      if (current().isWord("pattern") && lookahead(1).is(TokenKind::Identifier) &&
-          !lookahead(2).is(TokenKind::Assign))
+      if (atPatternHeader())
         break; // the closing '}' is missing; the next pattern begins here
       parseStatement(*pattern);
     }
@@ -268,6 +274,11 @@ private:
       return nullptr;
     param->defaultValue = literal;
     param->defaultRange = join(begin, tokens_[pos_ - 1].range);
+    if (!at(TokenKind::Comma) && !at(TokenKind::RParen)) {
+      error(current().range, "a parameter default must be a single literal (such as 128, "
+                             "-0.5 or true), not an expression");
+      return nullptr;
+    }
     return param;
   }
 
@@ -342,20 +353,33 @@ private:
       return;
     }
     auto stmt = std::make_unique<Stmt>(*kind, advance().range);
-    if (!parseStatementBody(*stmt)) {
-      skipStatement();
+    bool parsed = parseStatementBody(*stmt);
+    if (parsed && consume(TokenKind::Semicolon)) {
+      pattern.stmts.push_back(std::move(stmt));
       return;
     }
-    pattern.stmts.push_back(std::move(stmt));
-    if (consume(TokenKind::Semicolon))
-      return;
-    if (at(TokenKind::Assign))
+    if (parsed)
+      reportMissingSemicolon(*kind);
+    // A broken let/set still declares its name, so that its uses do not
+    // cascade into "undeclared" errors; Sema checks nothing else about it.
+    stmt->broken = true;
+    if ((stmt->kind == StmtKind::Let || stmt->kind == StmtKind::Set) && !stmt->name.empty()) {
+      if (!stmt->value)
+        stmt->value = std::make_unique<Expr>(ExprKind::Error, stmt->nameRange);
+      pattern.stmts.push_back(std::move(stmt));
+    }
+    if (!parsed || !atStatementStart())
+      skipStatement();
+  }
+
+  void reportMissingSemicolon(StmtKind kind) {
+    if (kind == StmtKind::Causal && at(TokenKind::Assign))
+      error(current().range, "'causal' takes no value; write 'causal;'");
+    else if (at(TokenKind::Assign))
       error(current().range, "unexpected '=' in expression; did you mean '=='?");
     else
-      error(afterPrevious(), std::string("expected ';' after '") + keyword(*kind) +
+      error(afterPrevious(), std::string("expected ';' after '") + keyword(kind) +
                                  "' statement");
-    if (!atStatementStart())
-      skipStatement();
   }
 
   void reportNotAStatement() {
@@ -525,11 +549,12 @@ private:
       ExprPtr inner = parseExpr();
       if (!inner)
         return nullptr;
-      if (!consume(TokenKind::RParen)) {
+      if (!at(TokenKind::RParen)) {
         error(current().range, "expected ')', found " + found());
         diags_.note(open, "to match this '('");
         return nullptr;
       }
+      inner->range = join(open, advance().range);
       return inner;
     }
     case TokenKind::Identifier:
@@ -565,7 +590,7 @@ private:
   }
 
   bool parseArguments(TokenKind close, const char *what, std::vector<ExprPtr> &args) {
-    advance(); // '(' or '['
+    SourceRange open = advance().range; // '(' or '['
     if (close == TokenKind::RParen && consume(close))
       return true;
     do {
@@ -574,7 +599,16 @@ private:
         return false;
       args.push_back(std::move(arg));
     } while (consume(TokenKind::Comma));
-    return expect(close, what);
+    if (consume(close))
+      return true;
+    error(current().range, std::string("expected ") + describe(close) + " " + what +
+                               ", found " + found());
+    diags_.note(open, std::string("to match this ") + describe(openerOf(close)));
+    return false;
+  }
+
+  static TokenKind openerOf(TokenKind close) {
+    return close == TokenKind::RParen ? TokenKind::LParen : TokenKind::LBracket;
   }
 
   ExprPtr parseCall(const Token &nameToken) {

@@ -33,6 +33,11 @@ std::string reservedMeaning(std::string_view name) {
   return "";
 }
 
+/// "an int", "a float", "a bool", "a tensor".
+std::string withArticle(const char *noun) {
+  return std::string(noun[0] == 'i' ? "an " : "a ") + noun;
+}
+
 bool isNumeric(Type type) { return type == Type::Int || type == Type::Float; }
 
 const char *describeValue(const Stmt &stmt) {
@@ -93,8 +98,8 @@ private:
               (param.kind == ParamKind::Bool && value.type == Type::Bool);
     if (!ok) {
       diags_.error(param.defaultRange, std::string("default value of ") + toString(param.kind) +
-                                           " parameter '" + param.name + "' is a " +
-                                           toString(value.type));
+                                           " parameter '" + param.name + "' is " +
+                                           withArticle(toString(value.type)));
       return;
     }
     if (param.kind == ParamKind::Float && value.type == Type::Int) {
@@ -160,9 +165,15 @@ private:
   }
 
   void checkValueDecl(Stmt &stmt) {
-    Type type = check(stmt.value, Context::Statement);
-    if (stmt.kind == StmtKind::Set)
-      requireType(stmt, Type::Bool, type);
+    if (stmt.broken) {
+      // Already reported; uses of an <error> value report nothing more.
+      stmt.value->type = Type::Error;
+      used_.insert(stmt.name);
+    } else {
+      Type type = check(stmt.value, Context::Statement);
+      if (stmt.kind == StmtKind::Set)
+        requireType(stmt, Type::Bool, type);
+    }
     if (isReserved(stmt.name)) {
       diags_.error(stmt.nameRange, "'" + stmt.name + "' is a reserved name" +
                                        reservedMeaning(stmt.name) + " and cannot be "
@@ -244,7 +255,7 @@ private:
     for (const auto &stmt : pattern_.stmts)
       if ((stmt->kind == StmtKind::Let || stmt->kind == StmtKind::Set) &&
           values_.count(stmt->name) && values_.at(stmt->name) == stmt.get() &&
-          !used_.count(stmt->name))
+          !used_.count(stmt->name) && stmt->value->type != Type::Error)
         diags_.warning(stmt->nameRange, std::string(describeValue(*stmt)) + " '" +
                                             stmt->name + "' is never used");
   }
@@ -252,7 +263,19 @@ private:
   // ---- expressions ---------------------------------------------------------
   Type check(ExprPtr &expr, Context context) {
     Type type = checkNode(expr, context);
-    expr->type = type;
+    Expr &e = *expr;
+    // Conversions inserted below this node count toward its depth.
+    for (const auto &operand : e.operands) {
+      e.depth = std::max(e.depth, operand->depth + 1);
+      e.expandedDepth = std::max(e.expandedDepth, operand->expandedDepth + 1);
+    }
+    if (type != Type::Error && e.expandedDepth > kMaxExpandedDepth) {
+      diags_.error(e.range, "expression is nested too deeply once 'let' and 'set' "
+                            "definitions are expanded (the limit is " +
+                                std::to_string(kMaxExpandedDepth) + " levels)");
+      type = Type::Error;
+    }
+    e.type = type;
     return type;
   }
 
@@ -318,7 +341,7 @@ private:
       }
       if (context == Context::TensorDim && param->kind != ParamKind::Int) {
         diags_.error(e.range, std::string("tensor dimensions may only use int parameters; '") +
-                                  e.name + "' is a " + toString(param->kind));
+                                  e.name + "' is " + withArticle(toString(param->kind)));
         return Type::Error;
       }
       e.kind = ExprKind::ParamRef;
@@ -342,22 +365,21 @@ private:
     e.value = &decl;
     e.deps = decl.value->deps;
     e.expandedDepth = decl.value->expandedDepth + 1;
-    if (e.expandedDepth > kMaxExpandedDepth) {
-      diags_.error(e.range, "expression is nested too deeply once 'let' and 'set' "
-                            "definitions are expanded (the limit is " +
-                                std::to_string(kMaxExpandedDepth) + " levels)");
-      return Type::Error;
-    }
     return decl.value->type;
   }
 
   void reportUnknownName(const std::string &name, SourceRange range, bool setsOnly) {
+    // Past the error limit nothing is printed: skip the search for a hint,
+    // which costs time in proportion to the declarations.
+    if (diags_.shouldStop())
+      return;
     for (const auto &stmt : pattern_.stmts) {
       // Only a definition further down explains the miss; one above failed
       // to declare and was already reported.
       if ((stmt->kind == StmtKind::Let || stmt->kind == StmtKind::Set) &&
           stmt->name == name && stmt->nameRange.begin > range.begin) {
         diags_.error(range, "'" + name + "' is used before its definition");
+        used_.insert(name);
         diags_.note(stmt->nameRange, "'" + name + "' is defined here");
         return;
       }
@@ -378,11 +400,19 @@ private:
   Type checkTensorLoad(Expr &e, Context context) {
     const Param *param = pattern_.findParam(e.name);
     if (!param) {
-      reportUnknownName(e.name, e.nameRange, /*setsOnly=*/false);
+      auto value = values_.find(e.name);
+      if (value != values_.end())
+        diags_.error(e.nameRange, "'" + e.name + "' is a '" + keyword(value->second->kind) +
+                                      "', not a tensor, and cannot be indexed");
+      else if (isReserved(e.name))
+        diags_.error(e.nameRange, "'" + e.name + "'" + reservedMeaning(e.name) +
+                                      " is not a tensor and cannot be indexed");
+      else
+        reportUnknownName(e.name, e.nameRange, /*setsOnly=*/false);
       return Type::Error;
     }
     if (param->kind != ParamKind::Tensor) {
-      diags_.error(e.nameRange, "'" + e.name + "' is a " + toString(param->kind) +
+      diags_.error(e.nameRange, "'" + e.name + "' is " + withArticle(toString(param->kind)) +
                                     " parameter, not a tensor, and cannot be indexed");
       return Type::Error;
     }
@@ -394,8 +424,8 @@ private:
       diags_.error(e.range, "tensor '" + e.name + "' has " +
                                 std::to_string(param->dims.size()) + " dimension" +
                                 (param->dims.size() == 1 ? "" : "s") + " but is indexed with " +
-                                std::to_string(e.operands.size()) + " index" +
-                                (e.operands.size() == 1 ? "" : "es"));
+                                std::to_string(e.operands.size()) +
+                                (e.operands.size() == 1 ? " index" : " indices"));
       return Type::Error;
     }
     for (auto &index : e.operands) {
@@ -483,7 +513,8 @@ private:
     if (e.operands.size() != arity) {
       diags_.error(e.range, "'" + e.name + "' takes " + std::to_string(arity) + " argument" +
                                 (arity == 1 ? "" : "s") + ", but " +
-                                std::to_string(e.operands.size()) + " were given");
+                                std::to_string(e.operands.size()) +
+                                (e.operands.size() == 1 ? " was given" : " were given"));
       return Type::Error;
     }
     for (auto &arg : e.operands) {

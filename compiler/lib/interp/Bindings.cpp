@@ -5,6 +5,7 @@
 #include <cerrno>
 #include <cmath>
 #include <cstdlib>
+#include <limits>
 #include <sstream>
 
 namespace attnc::interp {
@@ -16,8 +17,10 @@ llvm::Error error(const std::string &message) {
   return llvm::createStringError(llvm::inconvertibleErrorCode(), "%s", message.c_str());
 }
 
+/// Decimal integers only: an optional '-', then digits.
 bool parseInt(const std::string &text, int64_t &value) {
-  if (text.empty())
+  size_t digits = !text.empty() && text[0] == '-' ? 1 : 0;
+  if (text.size() == digits || text.find_first_not_of("0123456789", digits) != std::string::npos)
     return false;
   errno = 0;
   char *end = nullptr;
@@ -28,8 +31,10 @@ bool parseInt(const std::string &text, int64_t &value) {
   return true;
 }
 
+/// Decimal floats only (no spaces, hex, inf or nan).
 bool parseFloat(const std::string &text, double &value) {
-  if (text.empty())
+  if (text.empty() || text.find_first_not_of("0123456789.eE+-") != std::string::npos ||
+      text[0] == '+')
     return false;
   char *end = nullptr;
   value = std::strtod(text.c_str(), &end);
@@ -98,7 +103,8 @@ llvm::Expected<ParamValues> parseDefines(const Pattern &pattern,
     auto literal = parseParamValue(*param, text);
     if (!literal)
       return literal.takeError();
-    values[name] = *literal;
+    if (!values.emplace(name, *literal).second)
+      return error("parameter '" + name + "' is given more than once with -D");
   }
   return values;
 }
@@ -119,16 +125,33 @@ llvm::Expected<ParamValues> bindParams(const Pattern &pattern,
   return values;
 }
 
-OwnedTensor::OwnedTensor(ElemType type, std::vector<int64_t> shape, std::vector<double> values)
-    : type_(type), shape_(std::move(shape)) {
-  for (double v : values) {
-    switch (type_) {
-    case ElemType::I32: i32_.push_back(static_cast<int32_t>(v)); break;
-    case ElemType::I64: i64_.push_back(static_cast<int64_t>(v)); break;
-    case ElemType::F32: f32_.push_back(static_cast<float>(v)); break;
-    }
+OwnedTensor::OwnedTensor(ElemType type, std::vector<int64_t> shape)
+    : type_(type), shape_(std::move(shape)) {}
+
+bool OwnedTensor::append(const std::string &word) {
+  int64_t n = 0;
+  double v = 0;
+  switch (type_) {
+  case ElemType::I32:
+    if (!parseInt(word, n) || n < INT32_MIN || n > INT32_MAX)
+      return false;
+    i32_.push_back(static_cast<int32_t>(n));
+    return true;
+  case ElemType::I64:
+    if (!parseInt(word, n))
+      return false;
+    i64_.push_back(n);
+    return true;
+  case ElemType::F32:
+    if (!parseFloat(word, v) || std::fabs(v) > std::numeric_limits<float>::max())
+      return false;
+    f32_.push_back(static_cast<float>(v));
+    return true;
   }
+  return false;
 }
+
+size_t OwnedTensor::size() const { return i32_.size() + i64_.size() + f32_.size(); }
 
 HostTensor OwnedTensor::view() const {
   const void *data = type_ == ElemType::I32   ? static_cast<const void *>(i32_.data())
@@ -145,32 +168,22 @@ llvm::Expected<OwnedTensor> loadTensorText(const Param &param, const std::vector
   int64_t expected = 1;
   for (int64_t d : dims)
     expected *= d;
-  std::vector<double> values;
+  OwnedTensor tensor(param.elemType, dims);
   std::istringstream in(*text);
   std::string word;
-  while (in >> word) {
-    double v = 0;
-    int64_t n = 0;
-    bool ok = param.elemType == ElemType::F32 ? parseFloat(word, v) : parseInt(word, n);
-    if (param.elemType != ElemType::F32) {
-      v = static_cast<double>(n);
-      if (param.elemType == ElemType::I32 && (n < INT32_MIN || n > INT32_MAX))
-        ok = false;
-    }
-    if (!ok)
+  while (in >> word)
+    if (!tensor.append(word))
       return error("'" + path + "': '" + word + "' is not a valid " +
                    toString(param.elemType) + " value for tensor '" + param.name + "'");
-    values.push_back(v);
-  }
-  if (static_cast<int64_t>(values.size()) != expected) {
+  if (static_cast<int64_t>(tensor.size()) != expected) {
     std::string shape;
     for (int64_t d : dims)
       shape += (shape.empty() ? "" : "x") + std::to_string(d);
-    return error("'" + path + "' holds " + std::to_string(values.size()) +
+    return error("'" + path + "' holds " + std::to_string(tensor.size()) +
                  " values, but tensor '" + param.name + "' has shape [" + shape + "] (" +
                  std::to_string(expected) + " values)");
   }
-  return OwnedTensor(param.elemType, dims, std::move(values));
+  return tensor;
 }
 
 } // namespace attnc::interp

@@ -156,7 +156,10 @@ llvm::Expected<Interpreter> Interpreter::create(const Pattern &pattern, ParamVal
     if (tensor.shape != *dims)
       return error("tensor '" + param->name + "' must have shape " + formatShape(*dims) +
                    ", got " + formatShape(tensor.shape));
-    if (!tensor.data && !dims->empty())
+    int64_t elements = 1;
+    for (int64_t d : *dims)
+      elements *= d;
+    if (!tensor.data && elements > 0)
       return error("tensor '" + param->name + "' has no data");
     interp->tensors_[param->index] = tensor;
   }
@@ -178,6 +181,22 @@ void Interpreter::checkPosition(int64_t b, int64_t h, int64_t i, int64_t j) cons
                             ", Nk=" + std::to_string(shape_.seqK));
 }
 
+namespace {
+
+/// Runs `evaluate`, adding the position to any EvalError it raises.
+template <typename F>
+auto atPosition(int64_t b, int64_t h, int64_t i, int64_t j, F evaluate) {
+  try {
+    return evaluate();
+  } catch (const EvalError &e) {
+    throw EvalError(e.range(), std::string(e.what()) + " (at b = " + std::to_string(b) +
+                                   ", h = " + std::to_string(h) + ", i = " + std::to_string(i) +
+                                   ", j = " + std::to_string(j) + ")");
+  }
+}
+
+} // namespace
+
 bool Interpreter::attends(int64_t b, int64_t h, int64_t i, int64_t j) const {
   checkPosition(b, h, i, j);
   if (pattern_->causal && j > i + (shape_.seqK - shape_.seqQ))
@@ -193,7 +212,7 @@ bool Interpreter::attends(int64_t b, int64_t h, int64_t i, int64_t j) const {
     return true;
   Frame frame{b, h, i, j, 0, {}};
   frame.values.resize(pattern_->numValues);
-  return eval(*set, frame).b;
+  return atPosition(b, h, i, j, [&] { return eval(*set, frame).b; });
 }
 
 double Interpreter::bias(int64_t b, int64_t h, int64_t i, int64_t j) const {
@@ -202,7 +221,7 @@ double Interpreter::bias(int64_t b, int64_t h, int64_t i, int64_t j) const {
     return 0;
   Frame frame{b, h, i, j, 0, {}};
   frame.values.resize(pattern_->numValues);
-  return eval(*pattern_->bias->value, frame).f;
+  return atPosition(b, h, i, j, [&] { return eval(*pattern_->bias->value, frame).f; });
 }
 
 double Interpreter::score(double s, int64_t b, int64_t h, int64_t i, int64_t j) const {
@@ -211,7 +230,7 @@ double Interpreter::score(double s, int64_t b, int64_t h, int64_t i, int64_t j) 
     return s;
   Frame frame{b, h, i, j, s, {}};
   frame.values.resize(pattern_->numValues);
-  return eval(*pattern_->score->value, frame).f;
+  return atPosition(b, h, i, j, [&] { return eval(*pattern_->score->value, frame).f; });
 }
 
 double Interpreter::scale() const {
@@ -379,7 +398,7 @@ Interpreter::Value Interpreter::evalCall(const Expr &e, Frame &frame) const {
   case Callee::ToInt:
     if (argType == Type::Float) {
       // Truncation toward zero; 2^63 is the first double out of range.
-      if (!(std::fabs(a.f) < 9223372036854775808.0))
+      if (!(a.f >= -9223372036854775808.0 && a.f < 9223372036854775808.0))
         throw EvalError(e.range, "int() of a float that is NaN, infinite or out of the "
                                  "64-bit range");
       v.i = static_cast<int64_t>(a.f);

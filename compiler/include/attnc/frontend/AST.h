@@ -149,6 +149,7 @@ struct Stmt {
   ExprPtr value;             // let, set, attend, bias, score, scale
   std::vector<HeadEntry> heads;
   unsigned index = 0;        // let/set: slot among the pattern's values (Sema)
+  bool broken = false;       // a syntax error cut it short; its value is not checked
 
   Stmt(StmtKind kind, SourceRange range) : kind(kind), range(range) {}
 };

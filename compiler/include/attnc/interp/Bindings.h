@@ -50,7 +50,11 @@ struct HostTensor {
 /// A host array that owns its elements (for tensors read from files).
 class OwnedTensor {
 public:
-  OwnedTensor(ast::ElemType type, std::vector<int64_t> shape, std::vector<double> values);
+  OwnedTensor(ast::ElemType type, std::vector<int64_t> shape);
+  /// Appends one element written in decimal; false if it is not a valid value
+  /// of the element type (out of range included).
+  bool append(const std::string &word);
+  size_t size() const;
   HostTensor view() const;
 
 private:
