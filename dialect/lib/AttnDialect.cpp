@@ -13,3 +13,9 @@ void AttnDialect::initialize() {
 #include "AttnOps.cpp.inc"
       >();
 }
+
+Operation *AttnDialect::materializeConstant(OpBuilder &builder, Attribute value, Type type,
+                                            Location loc) {
+  // Folded builtins become plain arith constants.
+  return arith::ConstantOp::materialize(builder, value, type, loc);
+}

@@ -18,6 +18,7 @@ def Attn_Dialect : Dialect {
   }];
   let cppNamespace = "::attnc::attn";
   let dependentDialects = ["::mlir::arith::ArithDialect", "::mlir::math::MathDialect"];
+  let hasConstantMaterializer = 1;
 }
 
 class Attn_Op<string mnemonic, list<Trait> traits = []>
