@@ -4,6 +4,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "AttncOptMain.h"
+#include "attnc/Dialect/Attn/Passes.h"
 #include "attnc/mlirgen/MLIRGen.h"
 
 #include "mlir/IR/DialectRegistry.h"
@@ -13,6 +14,7 @@
 int attnc::attncOptMain(int argc, char **argv) {
   mlir::DialectRegistry registry;
   registerAttncDialects(registry);
+  attnc::attn::registerAttnPasses();
   mlir::registerCanonicalizerPass();
   mlir::registerCSEPass();
   mlir::registerSymbolDCEPass();
