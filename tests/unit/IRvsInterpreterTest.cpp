@@ -1,0 +1,192 @@
+// The attn IR, evaluated on the CPU, must mean what the reference interpreter
+// says the pattern means: right after MLIRGen, and after the passes.
+#include "attnc/Dialect/Attn/Evaluator.h"
+#include "attnc/Dialect/Attn/Passes.h"
+#include "attnc/frontend/Frontend.h"
+#include "attnc/interp/Interpreter.h"
+#include "attnc/mlirgen/MLIRGen.h"
+
+#include "mlir/IR/MLIRContext.h"
+#include "mlir/IR/Verifier.h"
+#include "mlir/Pass/PassManager.h"
+#include "mlir/Transforms/Passes.h"
+#include "llvm/Support/raw_ostream.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <filesystem>
+#include <random>
+
+namespace {
+
+using namespace attnc;
+
+/// Patterns that exercise every expression form, beside the bundled ones.
+const char *const kCorpus = R"(
+pattern exprs(l: int = 5, w: float = 2.5, on: bool = true) {
+  causal;
+  let d = i - j;
+  set sa = (d % l == 0 || -d / l < -2) && on;
+  set sb = max(i, j) - min(i, j) < l * 2 != (abs(d - 3) > 4);
+  set sc = float(d) * w >= 7.5 ? j % 3 == 0 : int(float(i) / w) == j / 2;
+  heads = [sa, sb, sc];
+  bias = -alibi_slope(h, H) * float(d) + (j > i ? 1 : 0);
+  score = w * tanh(score / w) + exp(-abs(score)) * sqrt(float(D)) - log(1.5);
+  scale = 0.5 / sqrt(float(D));
+}
+pattern tensors(doc: tensor<i32>[Nk], t: tensor<f32>[H, 4], u: tensor<i64>[Nq]) {
+  attend = doc[j] == doc[min(i + Nk - Nq, Nk - 1)] || u[i] % 2 == 1;
+  bias = t[h, min(abs(i - j), 3)];
+}
+pattern bidirectional { attend = !(i < 3 && j > Nk - 3); }
+)";
+
+struct Case {
+  std::string name;
+  std::string text;
+};
+
+std::vector<Case> corpus() {
+  std::vector<Case> cases{{"<corpus>", kCorpus}};
+  std::filesystem::path dir = std::filesystem::path(ATTNC_SOURCE_DIR) / "patterns";
+  if (std::filesystem::exists(dir))
+    for (const auto &entry : std::filesystem::directory_iterator(dir))
+      if (entry.path().extension() == ".pattern") {
+        auto text = readFile(entry.path().string());
+        if (text)
+          cases.push_back({entry.path().string(), *text});
+        else
+          llvm::consumeError(text.takeError());
+      }
+  return cases;
+}
+
+/// Random tensors for every tensor parameter, owned here and seen by both sides.
+struct Tensors {
+  std::vector<std::vector<int64_t>> storage64;
+  std::vector<std::vector<int32_t>> storage32;
+  std::vector<std::vector<float>> storageF;
+  std::map<std::string, interp::HostTensor> host;
+  std::map<std::string, attn::TensorData> ir;
+};
+
+void makeTensors(const ast::Pattern &pattern, const interp::ParamValues &values,
+                 const interp::Shape &shape, mlir::MLIRContext &context, std::mt19937 &rng,
+                 Tensors &out) {
+  for (const auto &param : pattern.params) {
+    if (param->kind != ast::ParamKind::Tensor)
+      continue;
+    auto dims = interp::Interpreter::tensorShape(pattern, *param, values, shape);
+    ASSERT_TRUE(static_cast<bool>(dims)) << llvm::toString(dims.takeError());
+    int64_t count = 1;
+    for (int64_t d : *dims)
+      count *= d;
+    const void *data = nullptr;
+    mlir::Type type;
+    std::uniform_int_distribution<int> small(0, 3);
+    if (param->elemType == ast::ElemType::I32) {
+      // Sorted ids look like packed documents.
+      std::vector<int32_t> ids(count);
+      int32_t id = 0;
+      for (auto &v : ids)
+        v = (id += small(rng) == 0);
+      out.storage32.push_back(std::move(ids));
+      data = out.storage32.back().data();
+      type = mlir::IntegerType::get(&context, 32);
+    } else if (param->elemType == ast::ElemType::I64) {
+      std::vector<int64_t> v(count);
+      for (auto &x : v)
+        x = small(rng) - 1;
+      out.storage64.push_back(std::move(v));
+      data = out.storage64.back().data();
+      type = mlir::IntegerType::get(&context, 64);
+    } else {
+      std::normal_distribution<float> normal;
+      std::vector<float> v(count);
+      for (auto &x : v)
+        x = normal(rng);
+      out.storageF.push_back(std::move(v));
+      data = out.storageF.back().data();
+      type = mlir::Float32Type::get(&context);
+    }
+    out.host[param->name] = {param->elemType, *dims, data};
+    out.ir[param->name] = {type, *dims, data};
+  }
+}
+
+/// Compares every pair of one shape; returns the number of attended pairs.
+int64_t compare(const interp::Interpreter &interp, attn::PatternEvaluator &ir,
+                const interp::Shape &shape, const std::string &where) {
+  int64_t attended = 0;
+  int64_t pair = 0;
+  for (int64_t h = 0; h < shape.numHeads; ++h)
+    for (int64_t i = 0; i < shape.seqQ; ++i)
+      for (int64_t j = 0; j < shape.seqK; ++j) {
+        bool expected = interp.attends(0, h, i, j);
+        auto got = ir.attends(0, h, i, j);
+        EXPECT_TRUE(mlir::succeeded(got)) << where;
+        EXPECT_EQ(*got, expected) << where << " h=" << h << " i=" << i << " j=" << j;
+        attended += expected;
+        double bias = interp.bias(0, h, i, j);
+        EXPECT_NEAR(*ir.bias(0, h, i, j), bias, 1e-5 * (1 + std::fabs(bias))) << where;
+        // Incoming scores spread over [-12, 12], rounded to f32 for both sides.
+        double s = static_cast<float>(12.0 * std::sin(0.37 * static_cast<double>(++pair)));
+        double score = interp.score(s, 0, h, i, j);
+        EXPECT_NEAR(*ir.score(static_cast<float>(s), 0, h, i, j), score,
+                    1e-5 * (1 + std::fabs(score)))
+            << where;
+      }
+  EXPECT_NEAR(*ir.scale(), interp.scale(), 1e-6 * interp.scale()) << where;
+  return attended;
+}
+
+void runPasses(mlir::MLIRContext &context, mlir::ModuleOp module) {
+  mlir::PassManager pm(&context);
+  mlir::OpPassManager &perPattern = pm.nest<attnc::attn::PatternOp>();
+  perPattern.addPass(attnc::attn::createAttnSpecialize());
+  perPattern.addPass(attnc::attn::createAttnMakeCausalExplicit());
+  perPattern.addPass(mlir::createCanonicalizerPass());
+  perPattern.addPass(mlir::createCSEPass());
+  ASSERT_TRUE(mlir::succeeded(pm.run(module)));
+}
+
+TEST(IRvsInterpreter, EveryPatternAgreesBeforeAndAfterPasses) {
+  std::mt19937 rng(20261123);
+  const interp::Shape shapes[] = {{3, 1, 1, 64}, {3, 19, 19, 32}, {2, 9, 23, 128}};
+  int patterns = 0;
+  for (const Case &c : corpus()) {
+    std::string diagnostics;
+    llvm::raw_string_ostream os(diagnostics);
+    CheckedFile file = checkSource(c.name, c.text, os);
+    ASSERT_TRUE(file.ok) << c.name << ":\n" << diagnostics;
+    for (const auto &pattern : file.ast.patterns) {
+      ++patterns;
+      auto values = interp::bindParams(*pattern, {});
+      ASSERT_TRUE(static_cast<bool>(values)) << llvm::toString(values.takeError());
+      for (bool afterPasses : {false, true}) {
+        mlir::MLIRContext context;
+        auto module = mlirGen(context, file.ast, *file.source, pattern.get());
+        ASSERT_TRUE(mlir::succeeded(mlir::verify(*module)));
+        if (afterPasses)
+          runPasses(context, *module);
+        auto op = *module->getBody()->getOps<attnc::attn::PatternOp>().begin();
+        for (const interp::Shape &shape : shapes) {
+          Tensors tensors;
+          makeTensors(*pattern, *values, shape, context, rng, tensors);
+          auto interp = interp::Interpreter::create(*pattern, *values, shape, tensors.host);
+          ASSERT_TRUE(static_cast<bool>(interp)) << llvm::toString(interp.takeError());
+          attnc::attn::PatternEvaluator ir(
+              op, {shape.numHeads, shape.seqQ, shape.seqK, shape.headDim}, tensors.ir);
+          std::string where = pattern->name + (afterPasses ? " after passes" : " from MLIRGen") +
+                              " Nq=" + std::to_string(shape.seqQ) +
+                              " Nk=" + std::to_string(shape.seqK);
+          compare(*interp, ir, shape, where);
+        }
+      }
+    }
+  }
+  EXPECT_GE(patterns, 3);
+}
+
+} // namespace
