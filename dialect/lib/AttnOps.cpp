@@ -248,3 +248,52 @@ OpFoldResult FloorModOp::fold(FoldAdaptor adaptor) {
     r += b;
   return IntegerAttr::get(getType(), r);
 }
+
+//===----------------------------------------------------------------------===//
+// Interval twins
+//===----------------------------------------------------------------------===//
+
+LogicalResult BoundsOp::verify() {
+  if (auto of = getOfAttr(); of && !lookupInPattern<SetOp>(*this, of))
+    return emitOpError("'") << of << "' does not name an 'attn.set' of this pattern";
+  Block &block = getBodyBlock();
+  SmallVector<Type> args(2 * kNumIndexArgs, IntegerType::get(getContext(), 64));
+  if (TypeRange(block.getArgumentTypes()) != TypeRange(args))
+    return emitOpError("region must take the bounds of b, h, i, j: eight i64");
+  auto yield = dyn_cast<YieldOp>(block.getTerminator());
+  Type i1 = IntegerType::get(getContext(), 1);
+  if (!yield || yield.getValues().size() != 2 || yield.getValues()[0].getType() != i1 ||
+      yield.getValues()[1].getType() != i1)
+    return emitOpError("region must yield two i1: may be true, may be false");
+  return success();
+}
+
+void BoundsOp::getAsmBlockArgumentNames(Region &region, OpAsmSetValueNameFn setName) {
+  static const char *const names[] = {"b_lo", "b_hi", "h_lo", "h_hi",
+                                      "i_lo", "i_hi", "j_lo", "j_hi"};
+  for (BlockArgument arg : region.getArguments())
+    if (arg.getArgNumber() < 8)
+      setName(arg, names[arg.getArgNumber()]);
+}
+
+static bool isUnary(RangeFn fn) { return fn == RangeFn::neg || fn == RangeFn::abs; }
+
+LogicalResult IntRangeOp::verify() {
+  unsigned expected = isUnary(getFn()) ? 2 : 4;
+  if (getBounds().size() != expected)
+    return emitOpError("'") << stringifyRangeFn(getFn()) << "' takes " << expected
+                            << " bounds, got " << getBounds().size();
+  return success();
+}
+
+LogicalResult TensorRangeOp::verify() {
+  auto tensor = lookupInPattern<TensorParamOp>(*this, getTensorAttr());
+  if (!tensor)
+    return emitOpError("'") << getTensor()
+                            << "' is not an 'attn.tensor_param' of the enclosing pattern";
+  if (!tensor.getElementType().isInteger(32) && !tensor.getElementType().isInteger(64))
+    return emitOpError("needs an integer tensor");
+  if (getBounds().size() != 2 * tensor.getRank())
+    return emitOpError("needs two bounds per dimension of '") << getTensor() << "'";
+  return success();
+}

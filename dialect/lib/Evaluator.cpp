@@ -1,5 +1,6 @@
 //===- Evaluator.cpp ------------------------------------------------------===//
 #include "attnc/Dialect/Attn/Evaluator.h"
+#include "attnc/Dialect/Attn/IntervalMath.h"
 
 #include "llvm/ADT/TypeSwitch.h"
 
@@ -63,6 +64,38 @@ Scalar fromAttr(TypedAttr attr) {
   return s;
 }
 
+/// Smallest and largest element over a box of indices, clipped to the shape.
+interval::Range tensorBox(const TensorData &tensor, ValueRange bounds,
+                          const llvm::DenseMap<Value, Scalar> &values) {
+  size_t rank = tensor.shape.size();
+  std::vector<int64_t> lo(rank), hi(rank);
+  for (size_t k = 0; k < rank; ++k) {
+    lo[k] = std::max<int64_t>(values.lookup(bounds[2 * k]).i, 0);
+    hi[k] = std::min<int64_t>(values.lookup(bounds[2 * k + 1]).i, tensor.shape[k] - 1);
+    if (lo[k] > hi[k])
+      return interval::kFull;
+  }
+  interval::Range r{std::numeric_limits<int64_t>::max(), std::numeric_limits<int64_t>::min()};
+  std::vector<int64_t> index = lo;
+  while (true) {
+    int64_t offset = 0;
+    for (size_t k = 0; k < rank; ++k)
+      offset = offset * tensor.shape[k] + index[k];
+    int64_t v = tensor.elementType.isInteger(64) ? static_cast<const int64_t *>(tensor.data)[offset]
+                                                 : static_cast<const int32_t *>(tensor.data)[offset];
+    r.lo = std::min(r.lo, v);
+    r.hi = std::max(r.hi, v);
+    size_t k = rank;
+    while (k > 0 && index[k - 1] == hi[k - 1]) {
+      index[k - 1] = lo[k - 1];
+      --k;
+    }
+    if (k == 0)
+      return r;
+    ++index[k - 1];
+  }
+}
+
 } // namespace
 
 PatternEvaluator::PatternEvaluator(PatternOp pattern, Sizes sizes,
@@ -84,12 +117,76 @@ FailureOr<SmallVector<Scalar>> PatternEvaluator::run(Region &region,
         results.push_back(values.lookup(v));
       return results;
     }
+    if (isa<IntRangeOp, CmpRangeOp, TensorRangeOp>(op)) {
+      FailureOr<std::pair<Scalar, Scalar>> results = evalRange(op, values);
+      if (failed(results))
+        return failure();
+      values[op.getResult(0)] = results->first;
+      values[op.getResult(1)] = results->second;
+      continue;
+    }
     FailureOr<Scalar> result = evalOp(op, values);
     if (failed(result))
       return failure();
     values[op.getResult(0)] = *result;
   }
   return failure();
+}
+
+FailureOr<std::pair<Scalar, Scalar>>
+PatternEvaluator::evalRange(Operation &op, const llvm::DenseMap<Value, Scalar> &values) {
+  using namespace interval;
+  auto rangeAt = [&](ValueRange bounds, unsigned k) {
+    return Range{values.lookup(bounds[2 * k]).i, values.lookup(bounds[2 * k + 1]).i};
+  };
+  auto ints = [](Range r) {
+    Scalar lo, hi;
+    lo.i = r.lo;
+    hi.i = r.hi;
+    return std::make_pair(lo, hi);
+  };
+  if (auto lifted = dyn_cast<IntRangeOp>(op)) {
+    ValueRange bounds = lifted.getBounds();
+    Range a = rangeAt(bounds, 0);
+    switch (lifted.getFn()) {
+    case RangeFn::neg: return ints(neg(a));
+    case RangeFn::abs: return ints(interval::abs(a));
+    default: break;
+    }
+    Range b = rangeAt(bounds, 1);
+    switch (lifted.getFn()) {
+    case RangeFn::add: return ints(add(a, b));
+    case RangeFn::sub: return ints(sub(a, b));
+    case RangeFn::mul: return ints(mul(a, b));
+    case RangeFn::floordiv: return ints(floordiv(a, b));
+    case RangeFn::floormod: return ints(floormod(a, b));
+    case RangeFn::min: return ints(interval::min(a, b));
+    case RangeFn::max: return ints(interval::max(a, b));
+    default: return failure();
+    }
+  }
+  if (auto cmp = dyn_cast<CmpRangeOp>(op)) {
+    Range a{values.lookup(cmp.getAlo()).i, values.lookup(cmp.getAhi()).i};
+    Range b{values.lookup(cmp.getBlo()).i, values.lookup(cmp.getBhi()).i};
+    Truth t{};
+    switch (cmp.getPredicate()) {
+    case CmpFn::eq: t = equal(a, b); break;
+    case CmpFn::ne: t = equal(a, b); std::swap(t.mayBeTrue, t.mayBeFalse); break;
+    case CmpFn::lt: t = lessThan(a, b); break;
+    case CmpFn::le: t = lessEqual(a, b); break;
+    case CmpFn::gt: t = lessThan(b, a); break;
+    case CmpFn::ge: t = lessEqual(b, a); break;
+    }
+    Scalar mayBeTrue, mayBeFalse;
+    mayBeTrue.b = mayBeTrue.i = t.mayBeTrue;
+    mayBeFalse.b = mayBeFalse.i = t.mayBeFalse;
+    return std::make_pair(mayBeTrue, mayBeFalse);
+  }
+  auto range = cast<TensorRangeOp>(op);
+  auto it = tensors_.find(range.getTensor().str());
+  if (it == tensors_.end())
+    return range.emitOpError("tensor is not bound");
+  return ints(tensorBox(it->second, range.getBounds(), values));
 }
 
 FailureOr<Scalar> PatternEvaluator::evalOp(Operation &op,
@@ -173,6 +270,8 @@ FailureOr<Scalar> PatternEvaluator::evalArith(Operation &op,
           return d.emitOpError("division by zero");
         return integer(floorDiv(get(0).i, get(1).i));
       })
+      .Case([&](arith::MinSIOp) { return integer(std::min(get(0).i, get(1).i)); })
+      .Case([&](arith::MaxSIOp) { return integer(std::max(get(0).i, get(1).i)); })
       .Case([&](arith::AndIOp) { return boolean(get(0).b && get(1).b); })
       .Case([&](arith::OrIOp) { return boolean(get(0).b || get(1).b); })
       .Case([&](arith::XOrIOp) { return boolean(get(0).b != get(1).b); })
@@ -248,6 +347,36 @@ FailureOr<bool> PatternEvaluator::attends(int64_t b, int64_t h, int64_t i, int64
   if (failed(result))
     return failure();
   return result->b;
+}
+
+FailureOr<std::pair<bool, bool>> PatternEvaluator::classify(int64_t h, int64_t iLo,
+                                                           int64_t iHi, int64_t jLo,
+                                                           int64_t jHi) {
+  if (pattern_.getUnique<CausalOp>())
+    return pattern_.emitOpError("still holds attn.causal; run attn-make-causal-explicit");
+  BoundsOp twin;
+  if (HeadsOp heads = pattern_.getUnique<HeadsOp>()) {
+    Attribute name = heads.getSets()[h % heads.getSets().size()];
+    for (BoundsOp bounds : pattern_.getBodyBlock().getOps<BoundsOp>())
+      if (bounds.getOfAttr() == name)
+        twin = bounds;
+  } else if (pattern_.getUnique<AttendOp>()) {
+    for (BoundsOp bounds : pattern_.getBodyBlock().getOps<BoundsOp>())
+      if (!bounds.getOfAttr())
+        twin = bounds;
+  } else {
+    return std::make_pair(true, false); // every key
+  }
+  if (!twin)
+    return pattern_.emitOpError("has no interval twin; run attn-interval-twin");
+  Scalar args[2 * kNumIndexArgs];
+  int64_t bounds[2 * kNumIndexArgs] = {0, 0, h, h, iLo, iHi, jLo, jHi};
+  for (unsigned k = 0; k < 2 * kNumIndexArgs; ++k)
+    args[k].i = bounds[k];
+  FailureOr<SmallVector<Scalar>> results = run(twin.getBody(), args);
+  if (failed(results))
+    return failure();
+  return std::make_pair((*results)[0].b, (*results)[1].b);
 }
 
 FailureOr<float> PatternEvaluator::bias(int64_t b, int64_t h, int64_t i, int64_t j) {

@@ -1,5 +1,6 @@
 // The attn IR, evaluated on the CPU, must mean what the reference interpreter
-// says the pattern means: right after MLIRGen, and after the passes.
+// says the pattern means: right after MLIRGen, and after the passes; and the
+// interval twins the passes add must be sound on random tiles.
 #include "attnc/Dialect/Attn/Evaluator.h"
 #include "attnc/Dialect/Attn/Passes.h"
 #include "attnc/frontend/Frontend.h"
@@ -148,13 +149,53 @@ void runPasses(mlir::MLIRContext &context, mlir::ModuleOp module) {
   perPattern.addPass(attnc::attn::createAttnMakeCausalExplicit());
   perPattern.addPass(mlir::createCanonicalizerPass());
   perPattern.addPass(mlir::createCSEPass());
+  perPattern.addPass(attnc::attn::createAttnIntervalTwin());
+  perPattern.addPass(mlir::createCanonicalizerPass());
+  perPattern.addPass(mlir::createCSEPass());
   ASSERT_TRUE(mlir::succeeded(pm.run(module)));
 }
 
-TEST(IRvsInterpreter, EveryPatternAgreesBeforeAndAfterPasses) {
+/// The twin of a random tile must never claim FULL when a pair of the tile is
+/// outside the set, nor EMPTY when one is inside. Returns how many tiles were
+/// decided (not "maybe"), so a twin that always says "maybe" shows up.
+int64_t checkTwinSoundness(const interp::Interpreter &interp, attn::PatternEvaluator &ir,
+                           const interp::Shape &shape, std::mt19937 &rng,
+                           const std::string &where) {
+  int64_t decided = 0;
+  for (int trial = 0; trial < 60; ++trial) {
+    std::uniform_int_distribution<int64_t> qi(0, shape.seqQ - 1), kj(0, shape.seqK - 1),
+        hd(0, shape.numHeads - 1);
+    int64_t i0 = qi(rng), i1 = qi(rng), j0 = kj(rng), j1 = kj(rng), h = hd(rng);
+    if (trial % 3 == 0) { // small tiles decide more often
+      i1 = std::min(shape.seqQ - 1, i0 + trial % 5);
+      j1 = std::min(shape.seqK - 1, j0 + trial % 7);
+    }
+    auto [iLo, iHi] = std::minmax(i0, i1);
+    auto [jLo, jHi] = std::minmax(j0, j1);
+    auto twin = ir.classify(h, iLo, iHi, jLo, jHi);
+    EXPECT_TRUE(mlir::succeeded(twin)) << where;
+    auto [mayBeTrue, mayBeFalse] = *twin;
+    EXPECT_TRUE(mayBeTrue || mayBeFalse) << where;
+    bool anyIn = false, anyOut = false;
+    for (int64_t i = iLo; i <= iHi; ++i)
+      for (int64_t j = jLo; j <= jHi; ++j)
+        (interp.attends(0, h, i, j) ? anyIn : anyOut) = true;
+    EXPECT_TRUE(!anyIn || mayBeTrue) << where << " h=" << h << " tile i[" << iLo << ","
+                                     << iHi << "] j[" << jLo << "," << jHi
+                                     << "] has an attended pair but the twin says never";
+    EXPECT_TRUE(!anyOut || mayBeFalse) << where << " h=" << h << " tile i[" << iLo << ","
+                                       << iHi << "] j[" << jLo << "," << jHi
+                                       << "] has a dropped pair but the twin says always";
+    decided += !(mayBeTrue && mayBeFalse);
+  }
+  return decided;
+}
+
+TEST(IRvsInterpreter, EveryPatternAgreesBeforeAndAfterPassesAndTwinsAreSound) {
   std::mt19937 rng(20261123);
   const interp::Shape shapes[] = {{3, 1, 1, 64}, {3, 19, 19, 32}, {2, 9, 23, 128}};
   int patterns = 0;
+  int64_t decided = 0;
   for (const Case &c : corpus()) {
     std::string diagnostics;
     llvm::raw_string_ostream os(diagnostics);
@@ -182,11 +223,15 @@ TEST(IRvsInterpreter, EveryPatternAgreesBeforeAndAfterPasses) {
                               " Nq=" + std::to_string(shape.seqQ) +
                               " Nk=" + std::to_string(shape.seqK);
           compare(*interp, ir, shape, where);
+          if (afterPasses)
+            decided += checkTwinSoundness(*interp, ir, shape, rng, where);
         }
       }
     }
   }
   EXPECT_GE(patterns, 3);
+  // The twins must decide a fair share of tiles, not answer "maybe" always.
+  EXPECT_GT(decided, 100);
 }
 
 } // namespace

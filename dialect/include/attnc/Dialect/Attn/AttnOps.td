@@ -135,9 +135,35 @@ def Attn_ScaleOp : Attn_ElementOp<"scale"> {
   let assemblyFormat = "attr-dict-with-keyword $body";
 }
 
+def Attn_BoundsOp : Attn_Op<"bounds", [
+    HasParent<"PatternOp">, SingleBlock, IsolatedFromAbove,
+    DeclareOpInterfaceMethods<OpAsmOpInterface, ["getAsmBlockArgumentNames"]>]> {
+  let summary = "The interval twin of a set: always, never or maybe over a tile";
+  let description = [{
+    Given inclusive ranges of the indices over a tile, as the region arguments
+    `b_lo, b_hi, h_lo, h_hi, i_lo, i_hi, j_lo, j_hi` (i64), the region yields
+    two i1: whether some pair of the tile may be in the set, and whether some
+    pair may be outside it. So (true, false) means every pair is attended
+    (FULL), (false, true) none (EMPTY), (true, true) maybe (PARTIAL). Twins
+    are sound by construction: they may answer "maybe" when the truth is
+    "always" or "never", never the reverse.
+
+    `of` names the `attn.set` this is the twin of; without it, the twin is
+    that of `attn.attend`.
+  }];
+  let arguments = (ins OptionalAttr<FlatSymbolRefAttr>:$of);
+  let regions = (region SizedRegion<1>:$body);
+  let assemblyFormat = "($of^)? attr-dict-with-keyword $body";
+  let hasVerifier = 1;
+  let extraClassDeclaration = [{
+    ::mlir::Block &getBodyBlock() { return getBody().front(); }
+  }];
+}
+
 def Attn_YieldOp : Attn_Op<"yield", [
     Pure, Terminator, ReturnLike,
-    ParentOneOf<["SetOp", "AttendOp", "BiasOp", "ScoreOp", "ScaleOp", "TensorParamOp"]>]> {
+    ParentOneOf<["SetOp", "AttendOp", "BiasOp", "ScoreOp", "ScaleOp", "TensorParamOp",
+                 "BoundsOp"]>]> {
   let summary = "Ends an element function with its value(s)";
   let arguments = (ins Variadic<AnyType>:$values);
   let assemblyFormat = "$values attr-dict `:` type($values)";
@@ -199,6 +225,60 @@ def Attn_FloorModOp : Attn_Op<"floormod", [Pure]> {
   let results = (outs I64:$result);
   let assemblyFormat = "$lhs `,` $rhs attr-dict";
   let hasFolder = 1;
+}
+
+//===----------------------------------------------------------------------===//
+// Interval arithmetic (the ops of interval twins)
+//===----------------------------------------------------------------------===//
+
+def Attn_RangeFn : I32EnumAttr<"RangeFn", "an integer function lifted to intervals", [
+    I32EnumAttrCase<"add", 0>, I32EnumAttrCase<"sub", 1>, I32EnumAttrCase<"mul", 2>,
+    I32EnumAttrCase<"floordiv", 3>, I32EnumAttrCase<"floormod", 4>,
+    I32EnumAttrCase<"min", 5>, I32EnumAttrCase<"max", 6>,
+    I32EnumAttrCase<"neg", 7>, I32EnumAttrCase<"abs", 8>]> {
+  let cppNamespace = "::attnc::attn";
+}
+
+def Attn_IntRangeOp : Attn_Op<"int_range", [Pure]> {
+  let summary = "An integer function applied to intervals";
+  let description = [{
+    `%lo, %hi = attn.int_range add %alo, %ahi, %blo, %bhi` gives an interval
+    holding f(a, b) for every a in [alo, ahi] and b in [blo, bhi] (unary
+    functions take two operands). Where the exact result could overflow i64,
+    or a divisor interval holds 0, the result is the whole i64 range.
+  }];
+  let arguments = (ins Attn_RangeFn:$fn, Variadic<I64>:$bounds);
+  let results = (outs I64:$lo, I64:$hi);
+  let assemblyFormat = "$fn $bounds attr-dict";
+  let hasVerifier = 1;
+}
+
+def Attn_CmpFn : I32EnumAttr<"CmpFn", "a signed integer comparison", [
+    I32EnumAttrCase<"eq", 0>, I32EnumAttrCase<"ne", 1>, I32EnumAttrCase<"lt", 2>,
+    I32EnumAttrCase<"le", 3>, I32EnumAttrCase<"gt", 4>, I32EnumAttrCase<"ge", 5>]> {
+  let cppNamespace = "::attnc::attn";
+}
+
+def Attn_CmpRangeOp : Attn_Op<"cmp_range", [Pure]> {
+  let summary = "Whether a comparison of two intervals may be true, may be false";
+  let arguments = (ins Attn_CmpFn:$predicate,
+                       I64:$alo, I64:$ahi, I64:$blo, I64:$bhi);
+  let results = (outs I1:$may_be_true, I1:$may_be_false);
+  let assemblyFormat = "$predicate `,` $alo `,` $ahi `,` $blo `,` $bhi attr-dict";
+}
+
+def Attn_TensorRangeOp : Attn_Op<"tensor_range", [Pure]> {
+  let summary = "Smallest and largest element of a tensor over a box of indices";
+  let description = [{
+    `%lo, %hi = attn.tensor_range @doc[%lo0, %hi0]` bounds `doc[k]` for every
+    k in [lo0, hi0] (one pair of operands per dimension), clipped to the
+    tensor's shape; an empty box gives the whole i64 range. Integer tensors
+    only.
+  }];
+  let arguments = (ins FlatSymbolRefAttr:$tensor, Variadic<I64>:$bounds);
+  let results = (outs I64:$lo, I64:$hi);
+  let assemblyFormat = "$tensor `[` $bounds `]` attr-dict";
+  let hasVerifier = 1;
 }
 
 #endif // ATTN_OPS_TD

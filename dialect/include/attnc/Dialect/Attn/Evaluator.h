@@ -46,6 +46,11 @@ public:
   mlir::FailureOr<float> score(float s, int64_t b, int64_t h, int64_t i, int64_t j);
   mlir::FailureOr<float> scale();
 
+  /// The interval twin of head h's set over a tile of queries [iLo, iHi] and
+  /// keys [jLo, jHi]: (may be true, may be false). Needs attn-interval-twin.
+  mlir::FailureOr<std::pair<bool, bool>> classify(int64_t h, int64_t iLo, int64_t iHi,
+                                                  int64_t jLo, int64_t jHi);
+
   /// Evaluates a single-block region of the pattern; returns what it yields.
   mlir::FailureOr<llvm::SmallVector<Scalar>> run(mlir::Region &region,
                                                  llvm::ArrayRef<Scalar> arguments);
@@ -57,6 +62,9 @@ private:
                                      const llvm::DenseMap<mlir::Value, Scalar> &values);
   mlir::FailureOr<Scalar> evalArith(mlir::Operation &op,
                                     const llvm::DenseMap<mlir::Value, Scalar> &values);
+  /// The two results of an interval op (int_range, cmp_range, tensor_range).
+  mlir::FailureOr<std::pair<Scalar, Scalar>>
+  evalRange(mlir::Operation &op, const llvm::DenseMap<mlir::Value, Scalar> &values);
   mlir::FailureOr<Scalar> evalIndexed(mlir::Region &region, int64_t b, int64_t h, int64_t i,
                                       int64_t j);
 

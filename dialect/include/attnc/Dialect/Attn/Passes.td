@@ -29,4 +29,18 @@ def AttnMakeCausalExplicit : Pass<"attn-make-causal-explicit", "::attnc::attn::P
   let dependentDialects = ["::mlir::arith::ArithDialect"];
 }
 
+def AttnIntervalTwin : Pass<"attn-interval-twin", "::attnc::attn::PatternOp"> {
+  let summary = "Give every set an interval twin (attn.bounds)";
+  let description = [{
+    For each `attn.set` and `attn.attend`, builds an `attn.bounds` region that
+    answers, from the ranges of b, h, i, j over a tile, whether the set may be
+    true and whether it may be false there. Each integer value of the set
+    becomes an interval, each i1 a pair (may be true, may be false), by sound
+    transfer functions; float values are unknown, so comparisons of floats
+    answer "maybe". Run it after `attn-make-causal-explicit` so that the twin
+    includes the causal bound.
+  }];
+  let dependentDialects = ["::mlir::arith::ArithDialect"];
+}
+
 #endif // ATTN_PASSES_TD
