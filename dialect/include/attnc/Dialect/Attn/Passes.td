@@ -43,4 +43,14 @@ def AttnIntervalTwin : Pass<"attn-interval-twin", "::attnc::attn::PatternOp"> {
   let dependentDialects = ["::mlir::arith::ArithDialect"];
 }
 
+def AttnHeadClasses : Pass<"attn-head-classes", "::attnc::attn::PatternOp"> {
+  let summary = "Merge identical sets so that heads sharing a set form one class";
+  let description = [{
+    Sets whose regions are structurally identical are merged into the first
+    of them, and `attn.heads` is rewritten to name it. Afterwards the distinct
+    symbols of `attn.heads` are the head classes: each gets one layout, and
+    head h belongs to the class of its entry h mod len.
+  }];
+}
+
 #endif // ATTN_PASSES_TD
