@@ -1,6 +1,7 @@
 // The attn IR, evaluated on the CPU, must mean what the reference interpreter
 // says the pattern means: right after MLIRGen, and after the passes; and the
 // interval twins the passes add must be sound on random tiles.
+#include "PatternCorpus.h"
 #include "attnc/Dialect/Attn/Evaluator.h"
 #include "attnc/Dialect/Attn/Passes.h"
 #include "attnc/frontend/Frontend.h"
@@ -22,99 +23,6 @@
 namespace {
 
 using namespace attnc;
-
-/// Patterns that exercise every expression form, beside the bundled ones.
-const char *const kCorpus = R"(
-pattern exprs(l: int = 5, w: float = 2.5, on: bool = true) {
-  causal;
-  let d = i - j;
-  set sa = (d % l == 0 || -d / l < -2) && on;
-  set sb = max(i, j) - min(i, j) < l * 2 != (abs(d - 3) > 4);
-  set sc = float(d) * w >= 7.5 ? j % 3 == 0 : int(float(i) / w) == j / 2;
-  heads = [sa, sb, sc];
-  bias = -alibi_slope(h, H) * float(d) + (j > i ? 1 : 0);
-  score = w * tanh(score / w) + exp(-abs(score)) * sqrt(float(D)) - log(1.5);
-  scale = 0.5 / sqrt(float(D));
-}
-pattern tensors(doc: tensor<i32>[Nk], t: tensor<f32>[H, 4], u: tensor<i64>[Nq]) {
-  attend = doc[j] == doc[min(i + Nk - Nq, Nk - 1)] || u[i] % 2 == 1;
-  bias = t[h, min(abs(i - j), 3)];
-}
-pattern bidirectional { attend = !(i < 3 && j > Nk - 3); }
-)";
-
-struct Case {
-  std::string name;
-  std::string text;
-};
-
-std::vector<Case> corpus() {
-  std::vector<Case> cases{{"<corpus>", kCorpus}};
-  std::filesystem::path dir = std::filesystem::path(ATTNC_SOURCE_DIR) / "patterns";
-  if (std::filesystem::exists(dir))
-    for (const auto &entry : std::filesystem::directory_iterator(dir))
-      if (entry.path().extension() == ".pattern") {
-        auto text = readFile(entry.path().string());
-        if (text)
-          cases.push_back({entry.path().string(), *text});
-        else
-          llvm::consumeError(text.takeError());
-      }
-  return cases;
-}
-
-/// Random tensors for every tensor parameter, owned here and seen by both sides.
-struct Tensors {
-  std::vector<std::vector<int64_t>> storage64;
-  std::vector<std::vector<int32_t>> storage32;
-  std::vector<std::vector<float>> storageF;
-  std::map<std::string, interp::HostTensor> host;
-  std::map<std::string, attn::TensorData> ir;
-};
-
-void makeTensors(const ast::Pattern &pattern, const interp::ParamValues &values,
-                 const interp::Shape &shape, mlir::MLIRContext &context, std::mt19937 &rng,
-                 Tensors &out) {
-  for (const auto &param : pattern.params) {
-    if (param->kind != ast::ParamKind::Tensor)
-      continue;
-    auto dims = interp::Interpreter::tensorShape(pattern, *param, values, shape);
-    ASSERT_TRUE(static_cast<bool>(dims)) << llvm::toString(dims.takeError());
-    int64_t count = 1;
-    for (int64_t d : *dims)
-      count *= d;
-    const void *data = nullptr;
-    mlir::Type type;
-    std::uniform_int_distribution<int> small(0, 3);
-    if (param->elemType == ast::ElemType::I32) {
-      // Sorted ids look like packed documents.
-      std::vector<int32_t> ids(count);
-      int32_t id = 0;
-      for (auto &v : ids)
-        v = (id += small(rng) == 0);
-      out.storage32.push_back(std::move(ids));
-      data = out.storage32.back().data();
-      type = mlir::IntegerType::get(&context, 32);
-    } else if (param->elemType == ast::ElemType::I64) {
-      std::vector<int64_t> v(count);
-      for (auto &x : v)
-        x = small(rng) - 1;
-      out.storage64.push_back(std::move(v));
-      data = out.storage64.back().data();
-      type = mlir::IntegerType::get(&context, 64);
-    } else {
-      std::normal_distribution<float> normal;
-      std::vector<float> v(count);
-      for (auto &x : v)
-        x = normal(rng);
-      out.storageF.push_back(std::move(v));
-      data = out.storageF.back().data();
-      type = mlir::Float32Type::get(&context);
-    }
-    out.host[param->name] = {param->elemType, *dims, data};
-    out.ir[param->name] = {type, *dims, data};
-  }
-}
 
 /// Compares every pair of one shape; returns the number of attended pairs.
 int64_t compare(const interp::Interpreter &interp, attn::PatternEvaluator &ir,
@@ -196,7 +104,7 @@ TEST(IRvsInterpreter, EveryPatternAgreesBeforeAndAfterPassesAndTwinsAreSound) {
   const interp::Shape shapes[] = {{3, 1, 1, 64}, {3, 19, 19, 32}, {2, 9, 23, 128}};
   int patterns = 0;
   int64_t decided = 0;
-  for (const Case &c : corpus()) {
+  for (const test::Case &c : test::corpus()) {
     std::string diagnostics;
     llvm::raw_string_ostream os(diagnostics);
     CheckedFile file = checkSource(c.name, c.text, os);
@@ -213,8 +121,8 @@ TEST(IRvsInterpreter, EveryPatternAgreesBeforeAndAfterPassesAndTwinsAreSound) {
           runPasses(context, *module);
         auto op = *module->getBody()->getOps<attnc::attn::PatternOp>().begin();
         for (const interp::Shape &shape : shapes) {
-          Tensors tensors;
-          makeTensors(*pattern, *values, shape, context, rng, tensors);
+          test::Tensors tensors;
+          test::makeTensors(*pattern, *values, shape, context, rng, tensors);
           auto interp = interp::Interpreter::create(*pattern, *values, shape, tensors.host);
           ASSERT_TRUE(static_cast<bool>(interp)) << llvm::toString(interp.takeError());
           attnc::attn::PatternEvaluator ir(

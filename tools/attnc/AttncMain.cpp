@@ -91,7 +91,7 @@ cl::opt<LayoutFormat> layoutFormat(
     "format", cl::desc("Output format"), cl::init(LayoutFormat::Text),
     cl::values(clEnumValN(LayoutFormat::Text, "text", "one character per tile"),
                clEnumValN(LayoutFormat::Json, "json", "full and partial tiles per head and row"),
-               clEnumValN(LayoutFormat::Png, "png", "a picture (needs -o)")),
+               clEnumValN(LayoutFormat::Png, "png", "a picture (default file: PATTERN.png)")),
     cl::sub(layoutCommand), cl::cat(category));
 cl::opt<std::string> outputFile("o", cl::desc("Write the output here (default: stdout)"),
                                 cl::value_desc("file"), cl::sub(layoutCommand),
@@ -319,12 +319,14 @@ std::map<std::string, attn::TensorData> irTensors(const Bound &bound, mlir::MLIR
   return tensors;
 }
 
-llvm::Error writeLayout(const layout::Layout &result) {
+llvm::Error writeLayout(const layout::Layout &result, const std::string &patternName) {
   if (layoutFormat == LayoutFormat::Png) {
-    if (outputFile.empty())
-      return llvm::createStringError(llvm::inconvertibleErrorCode(),
-                                     "--format png needs an output file: -o FILE.png");
-    return layout::writePng(result, outputFile);
+    // A picture never goes to a terminal: without -o it is named after the pattern.
+    std::string path = outputFile.empty() ? patternName + ".png" : outputFile.getValue();
+    if (llvm::Error err = layout::writePng(result, path))
+      return err;
+    llvm::errs() << "attnc: wrote " << path << '\n';
+    return llvm::Error::success();
   }
   std::error_code ec;
   llvm::raw_fd_ostream os(outputFile.empty() ? "-" : outputFile.getValue(), ec);
@@ -358,7 +360,7 @@ int runLayout() {
   auto result = layout::buildLayout(twins, &*bound->interp, sizes, {blockQ, blockK, exact});
   if (!result)
     return fail(result.takeError());
-  if (llvm::Error err = writeLayout(*result))
+  if (llvm::Error err = writeLayout(*result, bound->input.pattern->name))
     return fail(std::move(err));
   return 0;
 }
