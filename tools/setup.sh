@@ -7,7 +7,7 @@ set -euo pipefail
 packages=(
   cmake ninja-build g++ python3
   llvm-19-dev llvm-19-tools libmlir-19-dev mlir-19-tools
-  libfmt-dev libzstd-dev zlib1g-dev libgtest-dev
+  libfmt-dev libzstd-dev zlib1g-dev libpng-dev libgtest-dev
 )
 
 missing=()

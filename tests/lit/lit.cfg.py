@@ -4,7 +4,7 @@ import lit.formats
 
 config.name = "attnc"
 config.test_format = lit.formats.ShTest(execute_external=False)
-config.suffixes = [".pattern", ".test"]
+config.suffixes = [".pattern", ".test", ".mlir"]
 config.excludes = ["Inputs"]
 config.test_source_root = os.path.dirname(__file__)
 
@@ -16,6 +16,7 @@ exec(open(site_config).read())
 # entry, so that parallel runs share (and corrupt) no file.
 config.test_exec_root = lit_config.params.get("attnc_exec_root", config.attnc_exec_root)
 
+config.substitutions.append(("%attnc-opt", os.path.join(config.attnc_bin_dir, "attnc-opt")))
 config.substitutions.append(("%attnc", os.path.join(config.attnc_bin_dir, "attnc")))
 config.substitutions.append(("%patterns", os.path.join(config.attnc_source_dir, "patterns")))
 config.substitutions.append(("FileCheck", os.path.join(config.llvm_tools_dir, "FileCheck")))

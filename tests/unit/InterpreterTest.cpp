@@ -4,6 +4,7 @@
 // tensor reads, causal alignment, the head mapping, the logit order, and the
 // errors of bindParams, Interpreter::create and alibi_slope.
 #include "attnc/frontend/Frontend.h"
+#include "attnc/Dialect/Attn/AlibiSlope.h"
 #include "attnc/interp/Interpreter.h"
 
 #include "llvm/Support/raw_ostream.h"
@@ -804,7 +805,7 @@ TEST(InterpreterBuiltins, AlibiSlopeValuesAndArgumentErrors) {
   Compiled alibi = compile("pattern p { bias = -alibi_slope(h, H) * float(i - j); }");
   Interpreter interp = build(alibi, Shape{12, 4, 4, 64});
   for (int64_t h = 0; h < 12; ++h)
-    EXPECT_DOUBLE_EQ(interp.bias(0, h, 3, 1), -2.0 * interp::alibiSlope(h, 12));
+    EXPECT_DOUBLE_EQ(interp.bias(0, h, 3, 1), -2.0 * attn::alibiSlopeValue(h, 12));
 }
 
 } // namespace

@@ -9,6 +9,7 @@
 // A few hand-computed pairs per pattern guard against the pattern and its
 // lambda sharing a misreading.
 #include "attnc/frontend/Frontend.h"
+#include "attnc/Dialect/Attn/AlibiSlope.h"
 #include "attnc/interp/Interpreter.h"
 
 #include "llvm/Support/raw_ostream.h"
@@ -462,7 +463,7 @@ TEST(PatternMask, AlibiIsCausalWithLinearBias) {
   };
   expectMixed(checkMask("alibi", {}, causal), "alibi");
   ValueFn expected = [](const Shape &s, int64_t h, int64_t i, int64_t j) {
-    return -interp::alibiSlope(h, s.numHeads) * double(alignedQuery(s, i) - j);
+    return -attn::alibiSlopeValue(h, s.numHeads) * double(alignedQuery(s, i) - j);
   };
   EXPECT_GT(checkBias("alibi", expected), 0);
   // H = 8: slopes 1/2, 1/4, ...; the bias is not scaled, the score untouched.
@@ -480,7 +481,7 @@ TEST(PatternMask, AlibiBidirectionalIsSymmetric) {
   MaskFn everything = [](const Shape &, int64_t, int64_t, int64_t) { return true; };
   EXPECT_EQ(checkMask("alibi_bidirectional", {}, everything).dropped, 0);
   ValueFn expected = [](const Shape &s, int64_t h, int64_t i, int64_t j) {
-    return -interp::alibiSlope(h, s.numHeads) * double(std::llabs(i - j));
+    return -attn::alibiSlopeValue(h, s.numHeads) * double(std::llabs(i - j));
   };
   EXPECT_GT(checkBias("alibi_bidirectional", expected), 0);
   Interpreter square = makeInterpreter("alibi_bidirectional", {}, shape(8, 6, 6));

@@ -1,5 +1,6 @@
 //===- Interpreter.cpp ----------------------------------------------------===//
 #include "attnc/interp/Interpreter.h"
+#include "attnc/Dialect/Attn/AlibiSlope.h"
 #include "attnc/frontend/ASTPrinter.h"
 
 #include <cmath>
@@ -411,7 +412,7 @@ Interpreter::Value Interpreter::evalCall(const Expr &e, Frame &frame) const {
     if (heads < 1 || heads > (int64_t(1) << 30) || a.i < 0 || a.i >= heads)
       throw EvalError(e.range, "alibi_slope(h, H) needs 1 <= H <= 2^30 and 0 <= h < H, got "
                                "h = " + std::to_string(a.i) + ", H = " + std::to_string(heads));
-    v.f = alibiSlope(a.i, heads);
+    v.f = attn::alibiSlopeValue(a.i, heads);
     return v;
   }
   }

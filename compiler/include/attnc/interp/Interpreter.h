@@ -82,10 +82,4 @@ private:
   std::vector<HostTensor> tensors_; // by Param::index
 };
 
-/// ALiBi's slope for head `h` of `numHeads`, computed as the paper's reference
-/// code does (Press et al., 2022): a geometric sequence from 2^(-8/H); for H
-/// not a power of two, the slopes of the closest lower power of two followed by
-/// every other slope of the next power of two.
-double alibiSlope(int64_t h, int64_t numHeads);
-
 } // namespace attnc::interp

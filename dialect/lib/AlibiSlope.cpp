@@ -1,4 +1,4 @@
-//===- AlibiSlopes.cpp ----------------------------------------------------===//
+//===- AlibiSlope.cpp -----------------------------------------------------===//
 //
 // The paper's reference code (github.com/ofirpress/attention_with_linear_biases):
 //
@@ -18,11 +18,11 @@
 // operations, so that any H costs O(1).
 //
 //===----------------------------------------------------------------------===//
-#include "attnc/interp/Interpreter.h"
+#include "attnc/Dialect/Attn/AlibiSlope.h"
 
 #include <cmath>
 
-namespace attnc::interp {
+namespace attnc::attn {
 namespace {
 
 /// get_slopes_power_of_2(n)[k]
@@ -36,7 +36,7 @@ bool isPowerOfTwo(int64_t n) { return n > 0 && (n & (n - 1)) == 0; }
 
 } // namespace
 
-double alibiSlope(int64_t h, int64_t numHeads) {
+double alibiSlopeValue(int64_t h, int64_t numHeads) {
   if (isPowerOfTwo(numHeads))
     return slopeForPowerOfTwo(numHeads, h);
   int64_t closest = 1; // 2**math.floor(math.log2(n))
@@ -48,4 +48,4 @@ double alibiSlope(int64_t h, int64_t numHeads) {
   return slopeForPowerOfTwo(2 * closest, 2 * (h - closest));
 }
 
-} // namespace attnc::interp
+} // namespace attnc::attn

@@ -1,0 +1,131 @@
+//===- Layout.cpp - Tile classification and its text and JSON forms -------===//
+#include "attnc/layout/Layout.h"
+
+#include "llvm/Support/raw_ostream.h"
+
+#include <fmt/format.h>
+
+namespace attnc::layout {
+namespace {
+
+llvm::Error error(const std::string &message) {
+  return llvm::createStringError(llvm::inconvertibleErrorCode(), "%s", message.c_str());
+}
+
+/// The pair-by-pair truth of a PARTIAL tile.
+TileKind refine(const interp::Interpreter &oracle, int64_t h, int64_t iLo, int64_t iHi,
+                int64_t jLo, int64_t jHi) {
+  bool anyIn = false, anyOut = false;
+  for (int64_t i = iLo; i <= iHi && !(anyIn && anyOut); ++i)
+    for (int64_t j = jLo; j <= jHi && !(anyIn && anyOut); ++j)
+      (oracle.attends(0, h, i, j) ? anyIn : anyOut) = true;
+  return anyIn && anyOut ? TileKind::Partial : anyIn ? TileKind::Full : TileKind::Empty;
+}
+
+} // namespace
+
+std::vector<std::vector<int64_t>> Layout::headGroups() const {
+  std::vector<std::vector<int64_t>> groups;
+  for (int64_t h = 0; h < numHeads; ++h) {
+    auto same = std::find_if(groups.begin(), groups.end(),
+                             [&](const auto &g) { return tiles[g.front()] == tiles[h]; });
+    if (same == groups.end())
+      groups.push_back({h});
+    else
+      same->push_back(h);
+  }
+  return groups;
+}
+
+llvm::Expected<Layout> buildLayout(attn::PatternEvaluator &twins,
+                                   const interp::Interpreter *oracle, const attn::Sizes &sizes,
+                                   const LayoutOptions &options) {
+  if (options.blockQ < 1 || options.blockK < 1)
+    return error("tile sizes must be at least 1");
+  if (sizes.seqQ < 1 || sizes.seqK < 1 || sizes.numHeads < 1)
+    return error("sequence lengths and head count must be at least 1");
+  if (options.exact && !oracle)
+    return error("exact refinement needs the reference interpreter");
+  if (options.exact && sizes.seqQ * sizes.seqK * sizes.numHeads > kMaxExactPairs)
+    return error(fmt::format("--exact evaluates every pair of PARTIAL tiles; {} x {} x {} "
+                             "heads is above its limit of {} pairs",
+                             sizes.seqQ, sizes.seqK, sizes.numHeads, kMaxExactPairs));
+  Layout layout;
+  layout.seqQ = sizes.seqQ;
+  layout.seqK = sizes.seqK;
+  layout.numHeads = sizes.numHeads;
+  layout.blockQ = options.blockQ;
+  layout.blockK = options.blockK;
+  layout.rows = (sizes.seqQ + options.blockQ - 1) / options.blockQ;
+  layout.cols = (sizes.seqK + options.blockK - 1) / options.blockK;
+  layout.tiles.assign(sizes.numHeads, std::vector<TileKind>(layout.rows * layout.cols));
+  for (int64_t h = 0; h < sizes.numHeads; ++h) {
+    for (int64_t row = 0; row < layout.rows; ++row) {
+      int64_t iLo = row * options.blockQ;
+      int64_t iHi = std::min(sizes.seqQ, iLo + options.blockQ) - 1;
+      for (int64_t col = 0; col < layout.cols; ++col) {
+        int64_t jLo = col * options.blockK;
+        int64_t jHi = std::min(sizes.seqK, jLo + options.blockK) - 1;
+        auto twin = twins.classify(h, iLo, iHi, jLo, jHi);
+        if (mlir::failed(twin))
+          return error("cannot evaluate the interval twin (see the diagnostic above)");
+        auto [mayBeTrue, mayBeFalse] = *twin;
+        TileKind kind = !mayBeFalse ? TileKind::Full
+                        : !mayBeTrue ? TileKind::Empty
+                                     : TileKind::Partial;
+        if (kind == TileKind::Partial && options.exact)
+          kind = refine(*oracle, h, iLo, iHi, jLo, jHi);
+        layout.tiles[h][row * layout.cols + col] = kind;
+      }
+    }
+  }
+  return layout;
+}
+
+void printText(const Layout &layout, llvm::raw_ostream &os) {
+  os << fmt::format("layout: Nq = {}, Nk = {}, H = {}, tiles {} x {} ({} x {} of them)\n",
+                    layout.seqQ, layout.seqK, layout.numHeads, layout.blockQ, layout.blockK,
+                    layout.rows, layout.cols);
+  for (const auto &group : layout.headGroups()) {
+    os << (group.size() == 1 ? "head " : "heads ");
+    for (size_t k = 0; k < group.size(); ++k)
+      os << (k ? ", " : "") << group[k];
+    os << ":\n";
+    int64_t counts[3] = {};
+    for (int64_t row = 0; row < layout.rows; ++row) {
+      for (int64_t col = 0; col < layout.cols; ++col) {
+        TileKind kind = layout.at(group.front(), row, col);
+        ++counts[static_cast<int>(kind)];
+        os << (kind == TileKind::Full ? '#' : kind == TileKind::Partial ? '+' : '.');
+      }
+      os << '\n';
+    }
+    int64_t total = layout.rows * layout.cols;
+    os << fmt::format("full {}, partial {}, empty {} of {} tiles; density {:.2f}%\n",
+                      counts[2], counts[1], counts[0], total,
+                      100.0 * double(counts[1] + counts[2]) / double(total));
+  }
+}
+
+void printJson(const Layout &layout, llvm::raw_ostream &os) {
+  os << fmt::format(R"({{"seq_q":{},"seq_k":{},"num_heads":{},"block_q":{},"block_k":{},)",
+                    layout.seqQ, layout.seqK, layout.numHeads, layout.blockQ, layout.blockK);
+  os << "\"heads\":[";
+  for (int64_t h = 0; h < layout.numHeads; ++h) {
+    os << (h ? "," : "") << "{\"head\":" << h << ",\"rows\":[";
+    for (int64_t row = 0; row < layout.rows; ++row) {
+      std::string full, partial;
+      for (int64_t col = 0; col < layout.cols; ++col) {
+        TileKind kind = layout.at(h, row, col);
+        std::string &list = kind == TileKind::Full ? full : partial;
+        if (kind != TileKind::Empty)
+          list += (list.empty() ? "" : ",") + std::to_string(col);
+      }
+      os << (row ? "," : "") << "{\"full\":[" << full << "],\"partial\":[" << partial << "]}";
+    }
+    os << "]}";
+  }
+  os << "]}\n";
+}
+
+} // namespace attnc::layout

@@ -1,0 +1,56 @@
+//===- Passes.td - Passes over the attn dialect -----------*- tablegen -*-===//
+#ifndef ATTN_PASSES_TD
+#define ATTN_PASSES_TD
+
+include "mlir/Pass/PassBase.td"
+
+def AttnSpecialize : Pass<"attn-specialize", "::attnc::attn::PatternOp"> {
+  let summary = "Replace parameter reads with their values";
+  let description = [{
+    Every `attn.get_param @p` becomes an `arith.constant` holding the value
+    bound with the `bind` option (`name=value`), else the parameter's default.
+    The `attn.param` declarations are then removed: the pattern no longer has
+    scalar parameters. A parameter without a value is an error.
+  }];
+  let options = [
+    ListOption<"bindings", "bind", "std::string",
+               "Parameter values, as name=value">
+  ];
+  let dependentDialects = ["::mlir::arith::ArithDialect"];
+}
+
+def AttnMakeCausalExplicit : Pass<"attn-make-causal-explicit", "::attnc::attn::PatternOp"> {
+  let summary = "Fold `attn.causal` into every set";
+  let description = [{
+    Intersects each `attn.set` and `attn.attend` with `j <= i + (Nk - Nq)`
+    (creating an `attn.attend` when the pattern has neither sets nor attend)
+    and removes `attn.causal`, so that later passes see one predicate per set.
+  }];
+  let dependentDialects = ["::mlir::arith::ArithDialect"];
+}
+
+def AttnIntervalTwin : Pass<"attn-interval-twin", "::attnc::attn::PatternOp"> {
+  let summary = "Give every set an interval twin (attn.bounds)";
+  let description = [{
+    For each `attn.set` and `attn.attend`, builds an `attn.bounds` region that
+    answers, from the ranges of b, h, i, j over a tile, whether the set may be
+    true and whether it may be false there. Each integer value of the set
+    becomes an interval, each i1 a pair (may be true, may be false), by sound
+    transfer functions; float values are unknown, so comparisons of floats
+    answer "maybe". Run it after `attn-make-causal-explicit` so that the twin
+    includes the causal bound.
+  }];
+  let dependentDialects = ["::mlir::arith::ArithDialect"];
+}
+
+def AttnHeadClasses : Pass<"attn-head-classes", "::attnc::attn::PatternOp"> {
+  let summary = "Merge identical sets so that heads sharing a set form one class";
+  let description = [{
+    Sets whose regions are structurally identical are merged into the first
+    of them, and `attn.heads` is rewritten to name it. Afterwards the distinct
+    symbols of `attn.heads` are the head classes: each gets one layout, and
+    head h belongs to the class of its entry h mod len.
+  }];
+}
+
+#endif // ATTN_PASSES_TD

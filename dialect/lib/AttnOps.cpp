@@ -1,0 +1,299 @@
+//===- AttnOps.cpp - Verifiers, builders and folders ----------------------===//
+#include "attnc/Dialect/Attn/AttnOps.h"
+
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/BuiltinAttributes.h"
+#include "mlir/IR/OpImplementation.h"
+
+#include <cmath>
+
+using namespace mlir;
+using namespace attnc::attn;
+
+#include "AttnOpsEnums.cpp.inc"
+
+#define GET_OP_CLASSES
+#include "AttnOps.cpp.inc"
+
+//===----------------------------------------------------------------------===//
+// PatternOp
+//===----------------------------------------------------------------------===//
+
+void PatternOp::build(OpBuilder &builder, OperationState &state, StringRef name) {
+  state.addAttribute(mlir::SymbolTable::getSymbolAttrName(), builder.getStringAttr(name));
+  state.addRegion()->emplaceBlock();
+}
+
+LogicalResult PatternOp::verify() {
+  Operation *seen[6] = {};
+  auto slotOf = [](Operation &op) -> int {
+    return isa<CausalOp>(op)   ? 0
+           : isa<AttendOp>(op) ? 1
+           : isa<HeadsOp>(op)  ? 2
+           : isa<BiasOp>(op)   ? 3
+           : isa<ScoreOp>(op)  ? 4
+           : isa<ScaleOp>(op)  ? 5
+                               : -1;
+  };
+  for (Operation &op : getBodyBlock()) {
+    int slot = slotOf(op);
+    if (slot < 0)
+      continue;
+    if (seen[slot])
+      return op.emitOpError("may appear at most once in a pattern")
+                 .attachNote(seen[slot]->getLoc())
+             << "previous one is here";
+    seen[slot] = &op;
+  }
+  if (seen[1] && seen[2])
+    return emitOpError("cannot hold both 'attn.attend' and 'attn.heads'");
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// Declarations
+//===----------------------------------------------------------------------===//
+
+namespace {
+
+bool isScalarParamType(Type type) {
+  return type.isInteger(64) || type.isF32() || type.isInteger(1);
+}
+
+/// The declaration `name` in the pattern around `op`, if it is an OpT.
+template <typename OpT>
+OpT lookupInPattern(Operation *op, FlatSymbolRefAttr name) {
+  auto pattern = op->getParentOfType<PatternOp>();
+  if (!pattern)
+    return OpT();
+  return dyn_cast_or_null<OpT>(mlir::SymbolTable::lookupSymbolIn(pattern, name.getAttr()));
+}
+
+} // namespace
+
+LogicalResult ParamOp::verify() {
+  if (!isScalarParamType(getType()))
+    return emitOpError("type must be i64, f32 or i1, got ") << getType();
+  if (auto value = getDefaultValueAttr(); value && value.getType() != getType())
+    return emitOpError("default value of type ")
+           << value.getType() << " does not match the parameter type " << getType();
+  return success();
+}
+
+unsigned TensorParamOp::getRank() {
+  return getDims().front().getTerminator()->getNumOperands();
+}
+
+LogicalResult TensorParamOp::verify() {
+  Type element = getElementType();
+  if (!element.isInteger(32) && !element.isInteger(64) && !element.isF32())
+    return emitOpError("element type must be i32, i64 or f32, got ") << element;
+  auto yield = dyn_cast<YieldOp>(getDims().front().getTerminator());
+  if (!yield || yield.getValues().empty())
+    return emitOpError("dims region must yield at least one size");
+  for (Value size : yield.getValues())
+    if (!size.getType().isInteger(64))
+      return emitOpError("sizes must be i64, got ") << size.getType();
+  return success();
+}
+
+LogicalResult HeadsOp::verify() {
+  if (getSets().empty())
+    return emitOpError("needs at least one set");
+  for (Attribute attr : getSets()) {
+    auto name = dyn_cast<FlatSymbolRefAttr>(attr);
+    if (!name || !lookupInPattern<SetOp>(*this, name))
+      return emitOpError("'") << attr << "' does not name an 'attn.set' of this pattern";
+  }
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// Element functions
+//===----------------------------------------------------------------------===//
+
+namespace {
+
+/// Checks that `op`'s region takes `args` and yields one value of `result`.
+LogicalResult verifyElementRegion(Operation *op, Region &region, TypeRange args,
+                                  Type result) {
+  Block &block = region.front();
+  if (TypeRange(block.getArgumentTypes()) != args)
+    return op->emitOpError("region must take arguments (")
+           << args << "), got (" << block.getArgumentTypes() << ")";
+  auto yield = dyn_cast<YieldOp>(block.getTerminator());
+  if (!yield)
+    return op->emitOpError("region must end with 'attn.yield'");
+  if (yield.getValues().size() != 1 || yield.getValues()[0].getType() != result)
+    return op->emitOpError("region must yield one value of type ") << result;
+  return success();
+}
+
+SmallVector<Type> indexTypes(MLIRContext *context, bool withScore) {
+  SmallVector<Type> types(kNumIndexArgs, IntegerType::get(context, 64));
+  if (withScore)
+    types.push_back(Float32Type::get(context));
+  return types;
+}
+
+template <typename OpT>
+Value yieldedValue(OpT op) {
+  return cast<YieldOp>(op.getBodyBlock().getTerminator()).getValues()[0];
+}
+
+} // namespace
+
+LogicalResult SetOp::verify() {
+  return verifyElementRegion(*this, getBody(), indexTypes(getContext(), false),
+                             IntegerType::get(getContext(), 1));
+}
+LogicalResult AttendOp::verify() {
+  return verifyElementRegion(*this, getBody(), indexTypes(getContext(), false),
+                             IntegerType::get(getContext(), 1));
+}
+LogicalResult BiasOp::verify() {
+  return verifyElementRegion(*this, getBody(), indexTypes(getContext(), false),
+                             Float32Type::get(getContext()));
+}
+LogicalResult ScoreOp::verify() {
+  return verifyElementRegion(*this, getBody(), indexTypes(getContext(), true),
+                             Float32Type::get(getContext()));
+}
+LogicalResult ScaleOp::verify() {
+  return verifyElementRegion(*this, getBody(), TypeRange(), Float32Type::get(getContext()));
+}
+
+/// Names the region arguments %b, %h, %i, %j (and %score) in printed IR.
+static void nameIndexArguments(Region &region, OpAsmSetValueNameFn setName) {
+  static const char *const names[] = {"b", "h", "i", "j", "score"};
+  for (BlockArgument arg : region.getArguments())
+    if (arg.getArgNumber() < 5)
+      setName(arg, names[arg.getArgNumber()]);
+}
+
+void SetOp::getAsmBlockArgumentNames(Region &region, OpAsmSetValueNameFn setName) {
+  nameIndexArguments(region, setName);
+}
+void AttendOp::getAsmBlockArgumentNames(Region &region, OpAsmSetValueNameFn setName) {
+  nameIndexArguments(region, setName);
+}
+void BiasOp::getAsmBlockArgumentNames(Region &region, OpAsmSetValueNameFn setName) {
+  nameIndexArguments(region, setName);
+}
+void ScoreOp::getAsmBlockArgumentNames(Region &region, OpAsmSetValueNameFn setName) {
+  nameIndexArguments(region, setName);
+}
+void ScaleOp::getAsmBlockArgumentNames(Region &region, OpAsmSetValueNameFn setName) {
+  nameIndexArguments(region, setName);
+}
+
+Value SetOp::getYielded() { return yieldedValue(*this); }
+Value AttendOp::getYielded() { return yieldedValue(*this); }
+Value BiasOp::getYielded() { return yieldedValue(*this); }
+Value ScoreOp::getYielded() { return yieldedValue(*this); }
+Value ScaleOp::getYielded() { return yieldedValue(*this); }
+
+//===----------------------------------------------------------------------===//
+// Builtins
+//===----------------------------------------------------------------------===//
+
+LogicalResult GetParamOp::verify() {
+  auto param = lookupInPattern<ParamOp>(*this, getParamAttr());
+  if (!param)
+    return emitOpError("'") << getParam() << "' is not an 'attn.param' of the enclosing pattern";
+  if (param.getType() != getType())
+    return emitOpError("result type ") << getType() << " does not match parameter type "
+                                       << param.getType();
+  return success();
+}
+
+LogicalResult TensorLoadOp::verify() {
+  auto tensor = lookupInPattern<TensorParamOp>(*this, getTensorAttr());
+  if (!tensor)
+    return emitOpError("'") << getTensor()
+                            << "' is not an 'attn.tensor_param' of the enclosing pattern";
+  if (getIndices().size() != tensor.getRank())
+    return emitOpError("tensor '") << getTensor() << "' has " << tensor.getRank()
+                                   << " dimensions but " << getIndices().size()
+                                   << " indices are given";
+  Type expected = tensor.getElementType().isF32() ? Type(Float32Type::get(getContext()))
+                                                  : Type(IntegerType::get(getContext(), 64));
+  if (getType() != expected)
+    return emitOpError("result type must be ") << expected;
+  return success();
+}
+
+OpFoldResult AlibiSlopeOp::fold(FoldAdaptor adaptor) {
+  auto head = dyn_cast_or_null<IntegerAttr>(adaptor.getHead());
+  auto numHeads = dyn_cast_or_null<IntegerAttr>(adaptor.getNumHeads());
+  if (!head || !numHeads)
+    return {};
+  int64_t h = head.getInt(), n = numHeads.getInt();
+  if (n < 1 || n > (int64_t(1) << 30) || h < 0 || h >= n)
+    return {};
+  return FloatAttr::get(Float32Type::get(getContext()),
+                        static_cast<float>(alibiSlopeValue(h, n)));
+}
+
+OpFoldResult FloorModOp::fold(FoldAdaptor adaptor) {
+  auto lhs = dyn_cast_or_null<IntegerAttr>(adaptor.getLhs());
+  auto rhs = dyn_cast_or_null<IntegerAttr>(adaptor.getRhs());
+  if (rhs && (rhs.getInt() == 1 || rhs.getInt() == -1))
+    return IntegerAttr::get(getType(), 0);
+  if (!lhs || !rhs || rhs.getInt() == 0)
+    return {};
+  int64_t a = lhs.getInt(), b = rhs.getInt();
+  int64_t r = a % b;
+  if (r != 0 && ((r < 0) != (b < 0)))
+    r += b;
+  return IntegerAttr::get(getType(), r);
+}
+
+//===----------------------------------------------------------------------===//
+// Interval twins
+//===----------------------------------------------------------------------===//
+
+LogicalResult BoundsOp::verify() {
+  if (auto of = getOfAttr(); of && !lookupInPattern<SetOp>(*this, of))
+    return emitOpError("'") << of << "' does not name an 'attn.set' of this pattern";
+  Block &block = getBodyBlock();
+  SmallVector<Type> args(2 * kNumIndexArgs, IntegerType::get(getContext(), 64));
+  if (TypeRange(block.getArgumentTypes()) != TypeRange(args))
+    return emitOpError("region must take the bounds of b, h, i, j: eight i64");
+  auto yield = dyn_cast<YieldOp>(block.getTerminator());
+  Type i1 = IntegerType::get(getContext(), 1);
+  if (!yield || yield.getValues().size() != 2 || yield.getValues()[0].getType() != i1 ||
+      yield.getValues()[1].getType() != i1)
+    return emitOpError("region must yield two i1: may be true, may be false");
+  return success();
+}
+
+void BoundsOp::getAsmBlockArgumentNames(Region &region, OpAsmSetValueNameFn setName) {
+  static const char *const names[] = {"b_lo", "b_hi", "h_lo", "h_hi",
+                                      "i_lo", "i_hi", "j_lo", "j_hi"};
+  for (BlockArgument arg : region.getArguments())
+    if (arg.getArgNumber() < 8)
+      setName(arg, names[arg.getArgNumber()]);
+}
+
+static bool isUnary(RangeFn fn) { return fn == RangeFn::neg || fn == RangeFn::abs; }
+
+LogicalResult IntRangeOp::verify() {
+  unsigned expected = isUnary(getFn()) ? 2 : 4;
+  if (getBounds().size() != expected)
+    return emitOpError("'") << stringifyRangeFn(getFn()) << "' takes " << expected
+                            << " bounds, got " << getBounds().size();
+  return success();
+}
+
+LogicalResult TensorRangeOp::verify() {
+  auto tensor = lookupInPattern<TensorParamOp>(*this, getTensorAttr());
+  if (!tensor)
+    return emitOpError("'") << getTensor()
+                            << "' is not an 'attn.tensor_param' of the enclosing pattern";
+  if (!tensor.getElementType().isInteger(32) && !tensor.getElementType().isInteger(64))
+    return emitOpError("needs an integer tensor");
+  if (getBounds().size() != 2 * tensor.getRank())
+    return emitOpError("needs two bounds per dimension of '") << getTensor() << "'";
+  return success();
+}

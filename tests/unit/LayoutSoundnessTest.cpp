@@ -1,0 +1,151 @@
+// Soundness of the block layout, as a property: for every pattern, random
+// parameters and shapes, no FULL tile holds a dropped pair and no EMPTY tile
+// an attended one, checked element by element against the reference
+// interpreter.
+#include "PatternCorpus.h"
+#include "attnc/frontend/Frontend.h"
+#include "attnc/layout/Layout.h"
+#include "attnc/mlirgen/MLIRGen.h"
+#include "attnc/pipeline/Pipeline.h"
+
+#include "llvm/Support/raw_ostream.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+namespace {
+
+using namespace attnc;
+
+constexpr int kCases = 2000;
+constexpr int kTilesCheckedPerCase = 8;
+
+/// "name=value" for every scalar parameter, drawn around its default.
+std::vector<std::string> randomDefines(const ast::Pattern &pattern, std::mt19937 &rng) {
+  std::vector<std::string> defines;
+  for (const auto &param : pattern.params) {
+    const auto &d = param->defaultValue;
+    switch (param->kind) {
+    case ast::ParamKind::Int: {
+      int64_t center = d && d->intValue > 0 ? d->intValue : 8;
+      std::uniform_int_distribution<int64_t> value(1, 2 * center);
+      defines.push_back(param->name + "=" + std::to_string(value(rng)));
+      break;
+    }
+    case ast::ParamKind::Float: {
+      std::uniform_real_distribution<double> value(0.5, 2 * (d ? std::fabs(d->floatValue) : 1) + 1);
+      char text[64];
+      std::snprintf(text, sizeof text, "%.9g", value(rng));
+      defines.push_back(param->name + "=" + text);
+      break;
+    }
+    case ast::ParamKind::Bool:
+      defines.push_back(param->name + (rng() % 2 ? "=true" : "=false"));
+      break;
+    case ast::ParamKind::Tensor:
+      break;
+    }
+  }
+  return defines;
+}
+
+/// A length from 1 to 3000, spread evenly over orders of magnitude.
+int64_t randomLength(std::mt19937 &rng) {
+  std::uniform_real_distribution<double> exponent(0, std::log(3000.0));
+  return std::max<int64_t>(1, std::llround(std::exp(exponent(rng))));
+}
+
+struct Violations {
+  int64_t tilesChecked = 0;
+  int64_t failures = 0;
+};
+
+/// Checks up to kTilesCheckedPerCase FULL or EMPTY tiles pair by pair.
+void checkTiles(const layout::Layout &result, const interp::Interpreter &oracle,
+                std::mt19937 &rng, const std::string &where, Violations &seen) {
+  std::vector<std::tuple<int64_t, int64_t, int64_t>> decided;
+  for (int64_t h = 0; h < result.numHeads; ++h)
+    for (int64_t row = 0; row < result.rows; ++row)
+      for (int64_t col = 0; col < result.cols; ++col)
+        if (result.at(h, row, col) != layout::TileKind::Partial)
+          decided.emplace_back(h, row, col);
+  std::shuffle(decided.begin(), decided.end(), rng);
+  if (decided.size() > size_t(kTilesCheckedPerCase))
+    decided.resize(kTilesCheckedPerCase);
+  for (auto [h, row, col] : decided) {
+    bool full = result.at(h, row, col) == layout::TileKind::Full;
+    int64_t iEnd = std::min(result.seqQ, (row + 1) * result.blockQ);
+    int64_t jEnd = std::min(result.seqK, (col + 1) * result.blockK);
+    ++seen.tilesChecked;
+    for (int64_t i = row * result.blockQ; i < iEnd; ++i)
+      for (int64_t j = col * result.blockK; j < jEnd; ++j)
+        if (oracle.attends(0, h, i, j) != full) {
+          if (++seen.failures <= 10)
+            ADD_FAILURE() << where << ": tile (" << row << ", " << col << ") of head " << h
+                          << " is " << (full ? "FULL" : "EMPTY") << " but pair (" << i << ", "
+                          << j << ") is " << (full ? "dropped" : "attended");
+          return;
+        }
+  }
+}
+
+TEST(LayoutSoundness, NoFullTileDropsAndNoEmptyTileAttendsAPair) {
+  std::mt19937 rng(5309);
+  std::vector<test::Case> cases = test::corpus();
+  // Parse once; every case re-specializes.
+  std::vector<CheckedFile> files;
+  std::vector<std::pair<const CheckedFile *, const ast::Pattern *>> patterns;
+  for (const test::Case &c : cases) {
+    std::string diagnostics;
+    llvm::raw_string_ostream os(diagnostics);
+    files.push_back(checkSource(c.name, c.text, os));
+    ASSERT_TRUE(files.back().ok) << diagnostics;
+  }
+  for (const CheckedFile &file : files)
+    for (const auto &pattern : file.ast.patterns)
+      patterns.emplace_back(&file, pattern.get());
+  EXPECT_GE(test::bundledPatternCount(), 15u);
+
+  const int64_t tileSizes[] = {32, 64, 128};
+  Violations seen;
+  for (int n = 0; n < kCases; ++n) {
+    auto [file, pattern] = patterns[n % patterns.size()];
+    std::vector<std::string> defines = randomDefines(*pattern, rng);
+    auto values = interp::bindParams(*pattern, defines);
+    ASSERT_TRUE(static_cast<bool>(values)) << llvm::toString(values.takeError());
+    int64_t seqQ = randomLength(rng);
+    int64_t seqK = rng() % 2 ? seqQ : randomLength(rng);
+    interp::Shape shape{1 + int64_t(rng() % 8), seqQ, seqK, 64};
+    layout::LayoutOptions options{tileSizes[rng() % 3], tileSizes[rng() % 3], false};
+
+    mlir::MLIRContext context;
+    test::Tensors tensors;
+    test::makeTensors(*pattern, *values, shape, context, rng, tensors);
+    auto oracle = interp::Interpreter::create(*pattern, *values, shape, tensors.host);
+    ASSERT_TRUE(static_cast<bool>(oracle)) << llvm::toString(oracle.takeError());
+    auto module = mlirGen(context, file->ast, *file->source, pattern);
+    ASSERT_TRUE(mlir::succeeded(runLayoutPipeline(*module, defines)));
+    attn::Sizes sizes{shape.numHeads, shape.seqQ, shape.seqK, shape.headDim};
+    attn::PatternEvaluator twins(*module->getBody()->getOps<attn::PatternOp>().begin(), sizes,
+                                 tensors.ir);
+    auto result = layout::buildLayout(twins, nullptr, sizes, options);
+    ASSERT_TRUE(static_cast<bool>(result)) << llvm::toString(result.takeError());
+
+    std::string where = pattern->name + " Nq=" + std::to_string(seqQ) +
+                        " Nk=" + std::to_string(seqK) + " H=" + std::to_string(shape.numHeads) +
+                        " tiles " + std::to_string(options.blockQ) + "x" +
+                        std::to_string(options.blockK);
+    for (const std::string &define : defines)
+      where += " -D " + define;
+    checkTiles(*result, *oracle, rng, where, seen);
+  }
+  EXPECT_EQ(seen.failures, 0);
+  EXPECT_GT(seen.tilesChecked, kCases); // FULL and EMPTY tiles do occur
+  std::printf("layout soundness: %d cases, %lld FULL/EMPTY tiles checked pair by pair, "
+              "%lld violations\n",
+              kCases, static_cast<long long>(seen.tilesChecked),
+              static_cast<long long>(seen.failures));
+}
+
+} // namespace

@@ -1,0 +1,396 @@
+//===- AttncMain.cpp - The attnc command-line compiler --------------------===//
+//
+//   attnc check FILE...
+//   attnc compile FILE --emit=ast [-p NAME] [-D name=value ...]
+//   attnc show FILE [-p NAME] [-D ...] --seq N [--seq-k M] --heads H [--head h]
+//   attnc layout FILE [-p NAME] [-D ...] --seq N [--seq-k M] --heads H
+//                [--block-q 128] [--block-k 128] [--exact] --format text|json|png [-o OUT]
+//
+// Compiled into libattnc, which holds the only copy of LLVM (and with it the
+// command-line option registry); bin/attnc is a stub that calls attncMain.
+//
+//===----------------------------------------------------------------------===//
+#include "AttncMain.h"
+#include "attnc/frontend/ASTPrinter.h"
+#include "attnc/frontend/Frontend.h"
+#include "attnc/interp/Interpreter.h"
+#include "attnc/layout/Layout.h"
+#include "attnc/mlirgen/MLIRGen.h"
+#include "attnc/pipeline/Pipeline.h"
+
+#include "mlir/IR/MLIRContext.h"
+#include "mlir/IR/Verifier.h"
+
+#include "llvm/Support/CommandLine.h"
+#include "llvm/Support/InitLLVM.h"
+#include "llvm/Support/WithColor.h"
+#include "llvm/Support/raw_ostream.h"
+
+#include <fmt/format.h>
+
+using namespace attnc;
+namespace cl = llvm::cl;
+
+namespace {
+
+cl::OptionCategory category("attnc options");
+
+cl::SubCommand checkCommand("check", "Check .pattern files and report diagnostics");
+cl::SubCommand compileCommand("compile", "Compile a pattern and print a stage of it");
+cl::SubCommand showCommand("show", "Draw which keys each query attends to (small sizes)");
+cl::SubCommand layoutCommand("layout", "Classify the tiles of the attention matrix");
+
+cl::list<std::string> checkFiles(cl::Positional, cl::OneOrMore, cl::desc("<file.pattern>..."),
+                                 cl::sub(checkCommand), cl::cat(category));
+cl::opt<std::string> inputFile(cl::Positional, cl::Required, cl::desc("<file.pattern>"),
+                               cl::sub(compileCommand), cl::sub(showCommand),
+                               cl::sub(layoutCommand), cl::cat(category));
+
+cl::opt<std::string> patternName("p", cl::desc("Pattern to use (optional if the file has one)"),
+                                 cl::value_desc("name"), cl::sub(compileCommand),
+                                 cl::sub(showCommand), cl::sub(layoutCommand), cl::cat(category));
+cl::list<std::string> defines("D", cl::Prefix, cl::desc("Bind a parameter"),
+                              cl::value_desc("name=value"), cl::sub(compileCommand),
+                              cl::sub(showCommand), cl::sub(layoutCommand), cl::cat(category));
+
+enum class EmitKind { AST, MLIR };
+cl::opt<EmitKind> emit("emit", cl::desc("What to print"), cl::Required,
+                       cl::values(clEnumValN(EmitKind::AST, "ast", "the checked syntax tree"),
+                                  clEnumValN(EmitKind::MLIR, "mlir",
+                                             "the pattern in the attn dialect")),
+                       cl::sub(compileCommand), cl::cat(category));
+
+/// Largest Nq or Nk that `show` draws: beyond it the picture is unreadable.
+constexpr int64_t kShowLimit = 512;
+
+cl::opt<int64_t> seqQ("seq", cl::desc("Query length Nq"), cl::Required, cl::sub(showCommand), cl::sub(layoutCommand),
+                      cl::cat(category));
+cl::opt<int64_t> seqK("seq-k", cl::desc("Key length Nk (default: Nq)"), cl::init(-1),
+                      cl::sub(showCommand), cl::sub(layoutCommand), cl::cat(category));
+cl::opt<int64_t> numHeads("heads", cl::desc("Number of heads H"), cl::Required,
+                          cl::sub(showCommand), cl::sub(layoutCommand), cl::cat(category));
+cl::opt<int64_t> onlyHead("head", cl::desc("Draw only this head (default: every head)"),
+                          cl::init(-1), cl::sub(showCommand), cl::cat(category));
+cl::opt<int64_t> batch("batch", cl::desc("Batch index b"), cl::init(0), cl::sub(showCommand),
+                       cl::cat(category));
+cl::opt<int64_t> headDim("head-dim", cl::desc("Head dimension D"), cl::init(64),
+                         cl::sub(showCommand), cl::sub(layoutCommand), cl::cat(category));
+cl::list<std::string> tensorFiles("tensor", cl::desc("Bind a tensor parameter to a file of "
+                                                     "whitespace-separated numbers"),
+                                  cl::value_desc("name=file"), cl::sub(showCommand), cl::sub(layoutCommand),
+                                  cl::cat(category));
+
+cl::opt<int64_t> blockQ("block-q", cl::desc("Queries per tile"), cl::init(128),
+                        cl::sub(layoutCommand), cl::cat(category));
+cl::opt<int64_t> blockK("block-k", cl::desc("Keys per tile"), cl::init(128),
+                        cl::sub(layoutCommand), cl::cat(category));
+cl::opt<bool> exact("exact", cl::desc("Refine PARTIAL tiles pair by pair (small sizes)"),
+                    cl::sub(layoutCommand), cl::cat(category));
+enum class LayoutFormat { Text, Json, Png };
+cl::opt<LayoutFormat> layoutFormat(
+    "format", cl::desc("Output format"), cl::init(LayoutFormat::Text),
+    cl::values(clEnumValN(LayoutFormat::Text, "text", "one character per tile"),
+               clEnumValN(LayoutFormat::Json, "json", "full and partial tiles per head and row"),
+               clEnumValN(LayoutFormat::Png, "png", "a picture (default file: PATTERN.png)")),
+    cl::sub(layoutCommand), cl::cat(category));
+cl::opt<std::string> outputFile("o", cl::desc("Write the output here (default: stdout)"),
+                                cl::value_desc("file"), cl::sub(layoutCommand),
+                                cl::cat(category));
+
+int fail(const llvm::Twine &message) {
+  llvm::WithColor::error(llvm::errs(), "attnc") << message << '\n';
+  return 1;
+}
+
+int fail(llvm::Error error) { return fail(llvm::toString(std::move(error))); }
+
+/// Reads and checks a file; prints its diagnostics.
+std::optional<CheckedFile> load(const std::string &path) {
+  auto text = readFile(path);
+  if (!text) {
+    fail(text.takeError());
+    return std::nullopt;
+  }
+  return checkSource(path, std::move(*text), llvm::errs());
+}
+
+int runCheck() {
+  int status = 0;
+  for (const std::string &path : checkFiles) {
+    std::optional<CheckedFile> file = load(path);
+    if (!file || !file->ok)
+      status = 1;
+  }
+  return status;
+}
+
+/// The checked input file and the pattern chosen with -p; reports failures.
+struct Selected {
+  CheckedFile file;
+  const ast::Pattern *pattern = nullptr;
+};
+
+std::optional<Selected> loadSelected() {
+  std::optional<CheckedFile> file = load(inputFile);
+  if (!file || !file->ok)
+    return std::nullopt;
+  auto pattern = selectPattern(*file, patternName);
+  if (!pattern) {
+    fail(pattern.takeError());
+    return std::nullopt;
+  }
+  return Selected{std::move(*file), *pattern};
+}
+
+int runCompile() {
+  std::optional<Selected> input = loadSelected();
+  if (!input)
+    return 1;
+  auto bound = interp::parseDefines(*input->pattern, defines);
+  if (!bound)
+    return fail(bound.takeError());
+  if (emit == EmitKind::AST) {
+    printAST(*input->pattern, *input->file.source, *bound, llvm::outs());
+    return 0;
+  }
+  mlir::MLIRContext context;
+  mlir::OwningOpRef<mlir::ModuleOp> module =
+      mlirGen(context, input->file.ast, *input->file.source, input->pattern, *bound);
+  if (mlir::failed(mlir::verify(*module)))
+    return fail("internal error: the generated IR does not verify");
+  module->print(llvm::outs());
+  return 0;
+}
+
+/// A selected pattern with its parameters and tensors bound, and its
+/// reference interpreter for this shape.
+struct Bound {
+  Selected input;
+  interp::ParamValues values;
+  std::map<std::string, interp::OwnedTensor> tensors;
+  std::optional<interp::Interpreter> interp;
+};
+
+llvm::Expected<std::map<std::string, interp::OwnedTensor>>
+loadTensors(const ast::Pattern &pattern, const interp::ParamValues &values,
+            const interp::Shape &shape);
+
+/// Loads, selects and binds the input for Nq = --seq, Nk = `keys`; reports failures.
+std::unique_ptr<Bound> bindInput(int64_t keys) {
+  std::optional<Selected> input = loadSelected();
+  if (!input)
+    return nullptr;
+  auto bound = std::make_unique<Bound>(Bound{std::move(*input), {}, {}, std::nullopt});
+  const ast::Pattern &pattern = *bound->input.pattern;
+  auto values = interp::bindParams(pattern, defines);
+  if (!values) {
+    fail(values.takeError());
+    return nullptr;
+  }
+  bound->values = *values;
+  interp::Shape shape{numHeads, seqQ, keys, headDim};
+  auto owned = loadTensors(pattern, bound->values, shape);
+  if (!owned) {
+    fail(owned.takeError());
+    return nullptr;
+  }
+  bound->tensors = std::move(*owned);
+  std::map<std::string, interp::HostTensor> views;
+  for (const auto &[name, tensor] : bound->tensors)
+    views[name] = tensor.view();
+  auto interp = interp::Interpreter::create(pattern, bound->values, shape, views);
+  if (!interp) {
+    fail(interp.takeError());
+    return nullptr;
+  }
+  bound->interp.emplace(std::move(*interp));
+  return bound;
+}
+
+/// Binds every --tensor file to its parameter, sized for this shape.
+llvm::Expected<std::map<std::string, interp::OwnedTensor>>
+loadTensors(const ast::Pattern &pattern, const interp::ParamValues &values,
+            const interp::Shape &shape) {
+  std::map<std::string, interp::OwnedTensor> tensors;
+  for (const std::string &binding : tensorFiles) {
+    size_t eq = binding.find('=');
+    std::string name = binding.substr(0, eq);
+    const ast::Param *param = pattern.findParam(name);
+    if (eq == std::string::npos || eq == 0)
+      return llvm::createStringError(llvm::inconvertibleErrorCode(),
+                                     "malformed --tensor '%s': expected name=file",
+                                     binding.c_str());
+    if (!param || param->kind != ast::ParamKind::Tensor)
+      return llvm::createStringError(llvm::inconvertibleErrorCode(),
+                                     "pattern '%s' has no tensor parameter '%s'",
+                                     pattern.name.c_str(), name.c_str());
+    auto dims = interp::Interpreter::tensorShape(pattern, *param, values, shape);
+    if (!dims)
+      return dims.takeError();
+    auto tensor = interp::loadTensorText(*param, *dims, binding.substr(eq + 1));
+    if (!tensor)
+      return tensor.takeError();
+    if (!tensors.emplace(name, std::move(*tensor)).second)
+      return llvm::createStringError(llvm::inconvertibleErrorCode(),
+                                     "tensor '%s' is given more than once with --tensor",
+                                     name.c_str());
+  }
+  return tensors;
+}
+
+std::string describeHeads(const std::vector<int64_t> &heads) {
+  std::string text = heads.size() == 1 ? "head " : "heads ";
+  for (size_t k = 0; k < heads.size(); ++k)
+    text += (k ? ", " : "") + std::to_string(heads[k]);
+  return text;
+}
+
+/// Draws each distinct mask once, listing the heads that share it.
+int drawMasks(const interp::Interpreter &interp, const SourceFile &source) {
+  const interp::Shape &shape = interp.shape();
+  std::vector<int64_t> heads;
+  for (int64_t h = 0; h < shape.numHeads; ++h)
+    if (onlyHead < 0 || h == onlyHead)
+      heads.push_back(h);
+  std::vector<std::pair<std::string, std::vector<int64_t>>> masks;
+  std::vector<int64_t> counts;
+  try {
+    for (int64_t h : heads) {
+      std::string mask;
+      int64_t count = 0;
+      for (int64_t i = 0; i < shape.seqQ; ++i) {
+        for (int64_t j = 0; j < shape.seqK; ++j) {
+          bool on = interp.attends(batch, h, i, j);
+          count += on;
+          mask += on ? '#' : '.';
+        }
+        mask += '\n';
+      }
+      auto same = std::find_if(masks.begin(), masks.end(),
+                               [&](const auto &entry) { return entry.first == mask; });
+      if (same != masks.end()) {
+        same->second.push_back(h);
+        continue;
+      }
+      masks.push_back({mask, {h}});
+      counts.push_back(count);
+    }
+  } catch (const interp::EvalError &e) {
+    DiagnosticEngine diags(source, llvm::errs());
+    diags.error(e.range(), e.what());
+    return 1;
+  }
+  int64_t pairs = shape.seqQ * shape.seqK;
+  for (size_t k = 0; k < masks.size(); ++k) {
+    llvm::outs() << describeHeads(masks[k].second) << ":\n" << masks[k].first;
+    llvm::outs() << fmt::format("attended pairs: {} of {} ({:.2f}%)\n", counts[k], pairs,
+                                pairs ? 100.0 * counts[k] / pairs : 0.0);
+  }
+  return 0;
+}
+
+int runShow() {
+  int64_t keys = seqK < 0 ? seqQ : seqK;
+  if (seqQ < 1 || keys < 1 || numHeads < 1)
+    return fail("--seq, --seq-k and --heads must be at least 1");
+  if (seqQ > kShowLimit || keys > kShowLimit)
+    return fail(fmt::format("'show' draws at most {0} x {0} elements, one character each "
+                            "(got Nq = {1}, Nk = {2})",
+                            kShowLimit, seqQ, keys));
+  if (onlyHead.getNumOccurrences() && onlyHead < 0)
+    return fail(fmt::format("--head must be at least 0 (got {})", onlyHead));
+  if (onlyHead >= numHeads)
+    return fail(fmt::format("--head {} is out of range for --heads {}", onlyHead, numHeads));
+  if (headDim < 1 || batch < 0)
+    return fail("--head-dim must be at least 1 and --batch at least 0");
+  std::unique_ptr<Bound> bound = bindInput(keys);
+  if (!bound)
+    return 1;
+  llvm::outs() << fmt::format("pattern '{}': H = {}, Nq = {}, Nk = {}, b = {}\n",
+                              bound->input.pattern->name, numHeads, seqQ, keys, batch);
+  return drawMasks(*bound->interp, *bound->input.file.source);
+}
+
+/// The tensors of a bound pattern as the IR evaluator sees them.
+std::map<std::string, attn::TensorData> irTensors(const Bound &bound, mlir::MLIRContext &context) {
+  std::map<std::string, attn::TensorData> tensors;
+  for (const auto &[name, owned] : bound.tensors) {
+    interp::HostTensor view = owned.view();
+    mlir::Type type = view.type == ast::ElemType::F32   ? mlir::Type(mlir::Float32Type::get(&context))
+                      : view.type == ast::ElemType::I64 ? mlir::Type(mlir::IntegerType::get(&context, 64))
+                                                        : mlir::Type(mlir::IntegerType::get(&context, 32));
+    tensors[name] = {type, view.shape, view.data};
+  }
+  return tensors;
+}
+
+llvm::Error writeLayout(const layout::Layout &result, const std::string &patternName) {
+  if (layoutFormat == LayoutFormat::Png) {
+    // A picture never goes to a terminal: without -o it is named after the pattern.
+    std::string path = outputFile.empty() ? patternName + ".png" : outputFile.getValue();
+    if (llvm::Error err = layout::writePng(result, path))
+      return err;
+    llvm::errs() << "attnc: wrote " << path << '\n';
+    return llvm::Error::success();
+  }
+  std::error_code ec;
+  llvm::raw_fd_ostream os(outputFile.empty() ? "-" : outputFile.getValue(), ec);
+  if (ec)
+    return llvm::createStringError(ec, "cannot write '%s': %s", outputFile.c_str(),
+                                   ec.message().c_str());
+  if (layoutFormat == LayoutFormat::Json)
+    layout::printJson(result, os);
+  else
+    layout::printText(result, os);
+  return llvm::Error::success();
+}
+
+int runLayout() {
+  int64_t keys = seqK < 0 ? seqQ : seqK;
+  if (seqQ < 1 || keys < 1 || numHeads < 1 || headDim < 1)
+    return fail("--seq, --seq-k, --heads and --head-dim must be at least 1");
+  if (blockQ < 1 || blockK < 1)
+    return fail("--block-q and --block-k must be at least 1");
+  std::unique_ptr<Bound> bound = bindInput(keys);
+  if (!bound)
+    return 1;
+  mlir::MLIRContext context;
+  mlir::OwningOpRef<mlir::ModuleOp> module = mlirGen(
+      context, bound->input.file.ast, *bound->input.file.source, bound->input.pattern);
+  if (mlir::failed(runLayoutPipeline(*module, defines)))
+    return fail("internal error: the layout passes failed");
+  auto pattern = *module->getBody()->getOps<attn::PatternOp>().begin();
+  attn::Sizes sizes{numHeads, seqQ, keys, headDim};
+  attn::PatternEvaluator twins(pattern, sizes, irTensors(*bound, context));
+  auto result = layout::buildLayout(twins, &*bound->interp, sizes, {blockQ, blockK, exact});
+  if (!result)
+    return fail(result.takeError());
+  if (llvm::Error err = writeLayout(*result, bound->input.pattern->name))
+    return fail(std::move(err));
+  return 0;
+}
+
+} // namespace
+
+int attnc::attncMain(int argc, char **argv) {
+  llvm::InitLLVM init(argc, argv);
+  cl::HideUnrelatedOptions(category);
+  cl::ParseCommandLineOptions(argc, argv,
+                              "attnc: a compiler for attention patterns\n\n"
+                              "  attnc check FILE...\n"
+                              "  attnc compile FILE --emit=ast [-p NAME] [-D name=value]...\n"
+                              "  attnc show FILE [-p NAME] [-D name=value]... --seq N "
+                              "[--seq-k M] --heads H [--head h]\n"
+                              "  attnc layout FILE [-p NAME] [-D name=value]... --seq N "
+                              "[--seq-k M] --heads H [--block-q 128] [--block-k 128] [--exact] "
+                              "--format text|json|png [-o OUT]\n");
+  if (checkCommand)
+    return runCheck();
+  if (compileCommand)
+    return runCompile();
+  if (showCommand)
+    return runShow();
+  if (layoutCommand)
+    return runLayout();
+  return fail("no command given; run 'attnc --help'");
+}
