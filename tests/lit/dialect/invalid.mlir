@@ -140,3 +140,80 @@ attn.pattern @p {
 
 // expected-error @+1 {{expects parent op 'attn.pattern'}}
 attn.causal
+
+// -----
+
+attn.pattern @p {
+  // expected-error @+1 {{'@nope' does not name an 'attn.set' of this pattern}}
+  attn.bounds @nope {
+  ^bb0(%a: i64, %b: i64, %c: i64, %d: i64, %e: i64, %f: i64, %g: i64, %h: i64):
+    %t = arith.constant true
+    attn.yield %t, %t : i1, i1
+  }
+}
+
+// -----
+
+attn.pattern @p {
+  // expected-error @+1 {{region must take the bounds of b, h, i, j: eight i64}}
+  attn.bounds {
+  ^bb0(%a: i64, %b: i64):
+    %t = arith.constant true
+    attn.yield %t, %t : i1, i1
+  }
+}
+
+// -----
+
+attn.pattern @p {
+  // expected-error @+1 {{region must yield two i1: may be true, may be false}}
+  attn.bounds {
+  ^bb0(%a: i64, %b: i64, %c: i64, %d: i64, %e: i64, %f: i64, %g: i64, %h: i64):
+    %t = arith.constant true
+    attn.yield %t : i1
+  }
+}
+
+// -----
+
+attn.pattern @p {
+  attn.bounds {
+  ^bb0(%a: i64, %b: i64, %c: i64, %d: i64, %e: i64, %f: i64, %g: i64, %h: i64):
+    // expected-error @+1 {{'add' takes 4 bounds, got 2}}
+    %lo, %hi = attn.int_range add %a, %b
+    %t = arith.constant true
+    attn.yield %t, %t : i1, i1
+  }
+}
+
+// -----
+
+attn.pattern @p {
+  attn.tensor_param @w : f32 dims {
+    %n = attn.dim Nk
+    attn.yield %n : i64
+  }
+  attn.bounds {
+  ^bb0(%a: i64, %b: i64, %c: i64, %d: i64, %e: i64, %f: i64, %g: i64, %h: i64):
+    // expected-error @+1 {{needs an integer tensor}}
+    %lo, %hi = attn.tensor_range @w[%g, %h]
+    %t = arith.constant true
+    attn.yield %t, %t : i1, i1
+  }
+}
+
+// -----
+
+attn.pattern @p {
+  attn.tensor_param @doc : i32 dims {
+    %n = attn.dim Nk
+    attn.yield %n : i64
+  }
+  attn.bounds {
+  ^bb0(%a: i64, %b: i64, %c: i64, %d: i64, %e: i64, %f: i64, %g: i64, %h: i64):
+    // expected-error @+1 {{needs two bounds per dimension of 'doc'}}
+    %lo, %hi = attn.tensor_range @doc[%g]
+    %t = arith.constant true
+    attn.yield %t, %t : i1, i1
+  }
+}

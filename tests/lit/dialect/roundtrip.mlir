@@ -62,3 +62,32 @@ attn.pattern @everything {
     attn.yield %c : f32
   }
 }
+
+// The attend set and the interval-twin ops.
+// CHECK-LABEL: attn.pattern @twins
+attn.pattern @twins {
+  attn.tensor_param @doc : i64 dims {
+    %n = attn.dim Nk
+    attn.yield %n : i64
+  }
+  // CHECK: attn.attend {
+  attn.attend {
+  ^bb0(%b: i64, %h: i64, %i: i64, %j: i64):
+    %c = arith.cmpi sle, %j, %i : i64
+    attn.yield %c : i1
+  }
+  // CHECK: attn.bounds {
+  // CHECK-NEXT: ^bb0(%b_lo: i64, %b_hi: i64, %h_lo: i64, %h_hi: i64, %i_lo: i64, %i_hi: i64, %j_lo: i64, %j_hi: i64):
+  attn.bounds {
+  ^bb0(%b_lo: i64, %b_hi: i64, %h_lo: i64, %h_hi: i64, %i_lo: i64, %i_hi: i64, %j_lo: i64, %j_hi: i64):
+    // CHECK: attn.int_range add %i_lo, %i_hi, %j_lo, %j_hi
+    %s0, %s1 = attn.int_range add %i_lo, %i_hi, %j_lo, %j_hi
+    // CHECK: attn.int_range abs %{{.*}}, %{{.*}}
+    %a0, %a1 = attn.int_range abs %s0, %s1
+    // CHECK: attn.tensor_range @doc[%j_lo, %j_hi]
+    %t0, %t1 = attn.tensor_range @doc[%j_lo, %j_hi]
+    // CHECK: attn.cmp_range le, %j_lo, %j_hi, %i_lo, %i_hi
+    %may_true, %may_false = attn.cmp_range le, %j_lo, %j_hi, %i_lo, %i_hi
+    attn.yield %may_true, %may_false : i1, i1
+  }
+}
