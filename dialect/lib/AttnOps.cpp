@@ -1,5 +1,6 @@
 //===- AttnOps.cpp - Verifiers, builders and folders ----------------------===//
 #include "attnc/Dialect/Attn/AttnOps.h"
+#include "attnc/Dialect/Attn/IntervalMath.h"
 
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/BuiltinAttributes.h"
@@ -295,5 +296,79 @@ LogicalResult TensorRangeOp::verify() {
     return emitOpError("needs an integer tensor");
   if (getBounds().size() != 2 * tensor.getRank())
     return emitOpError("needs two bounds per dimension of '") << getTensor() << "'";
+  return success();
+}
+
+namespace {
+
+/// The constant i64 values of `attrs`, if all are constants.
+std::optional<SmallVector<int64_t>> constantInts(ArrayRef<Attribute> attrs) {
+  SmallVector<int64_t> values;
+  for (Attribute attr : attrs) {
+    auto integer = dyn_cast_or_null<IntegerAttr>(attr);
+    if (!integer)
+      return std::nullopt;
+    values.push_back(integer.getInt());
+  }
+  return values;
+}
+
+} // namespace
+
+interval::Range attnc::attn::applyRangeFn(RangeFn fn, interval::Range a, interval::Range b) {
+  using namespace interval;
+  switch (fn) {
+  case RangeFn::add: return add(a, b);
+  case RangeFn::sub: return sub(a, b);
+  case RangeFn::mul: return mul(a, b);
+  case RangeFn::floordiv: return floordiv(a, b);
+  case RangeFn::floormod: return floormod(a, b);
+  case RangeFn::min: return interval::min(a, b);
+  case RangeFn::max: return interval::max(a, b);
+  case RangeFn::neg: return neg(a);
+  case RangeFn::abs: return interval::abs(a);
+  }
+  return kFull;
+}
+
+interval::Truth attnc::attn::applyCmpFn(CmpFn fn, interval::Range a, interval::Range b) {
+  using namespace interval;
+  switch (fn) {
+  case CmpFn::eq: return equal(a, b);
+  case CmpFn::ne: {
+    Truth t = equal(a, b);
+    return {t.mayBeFalse, t.mayBeTrue};
+  }
+  case CmpFn::lt: return lessThan(a, b);
+  case CmpFn::le: return lessEqual(a, b);
+  case CmpFn::gt: return lessThan(b, a);
+  case CmpFn::ge: return lessEqual(b, a);
+  }
+  return {true, true};
+}
+
+LogicalResult IntRangeOp::fold(FoldAdaptor adaptor, SmallVectorImpl<OpFoldResult> &results) {
+  std::optional<SmallVector<int64_t>> v = constantInts(adaptor.getBounds());
+  if (!v || v->size() != getBounds().size())
+    return failure();
+  interval::Range a{(*v)[0], (*v)[1]};
+  interval::Range b = v->size() == 4 ? interval::Range{(*v)[2], (*v)[3]} : a;
+  interval::Range r = applyRangeFn(getFn(), a, b);
+  Type i64 = IntegerType::get(getContext(), 64);
+  results.push_back(IntegerAttr::get(i64, r.lo));
+  results.push_back(IntegerAttr::get(i64, r.hi));
+  return success();
+}
+
+LogicalResult CmpRangeOp::fold(FoldAdaptor adaptor, SmallVectorImpl<OpFoldResult> &results) {
+  std::optional<SmallVector<int64_t>> v = constantInts(
+      {adaptor.getAlo(), adaptor.getAhi(), adaptor.getBlo(), adaptor.getBhi()});
+  if (!v)
+    return failure();
+  interval::Truth t =
+      applyCmpFn(getPredicate(), {(*v)[0], (*v)[1]}, {(*v)[2], (*v)[3]});
+  Builder builder(getContext());
+  results.push_back(builder.getBoolAttr(t.mayBeTrue));
+  results.push_back(builder.getBoolAttr(t.mayBeFalse));
   return success();
 }

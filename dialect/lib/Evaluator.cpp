@@ -148,35 +148,13 @@ PatternEvaluator::evalRange(Operation &op, const llvm::DenseMap<Value, Scalar> &
   if (auto lifted = dyn_cast<IntRangeOp>(op)) {
     ValueRange bounds = lifted.getBounds();
     Range a = rangeAt(bounds, 0);
-    switch (lifted.getFn()) {
-    case RangeFn::neg: return ints(neg(a));
-    case RangeFn::abs: return ints(interval::abs(a));
-    default: break;
-    }
-    Range b = rangeAt(bounds, 1);
-    switch (lifted.getFn()) {
-    case RangeFn::add: return ints(add(a, b));
-    case RangeFn::sub: return ints(sub(a, b));
-    case RangeFn::mul: return ints(mul(a, b));
-    case RangeFn::floordiv: return ints(floordiv(a, b));
-    case RangeFn::floormod: return ints(floormod(a, b));
-    case RangeFn::min: return ints(interval::min(a, b));
-    case RangeFn::max: return ints(interval::max(a, b));
-    default: return failure();
-    }
+    Range b = bounds.size() == 4 ? rangeAt(bounds, 1) : a;
+    return ints(applyRangeFn(lifted.getFn(), a, b));
   }
   if (auto cmp = dyn_cast<CmpRangeOp>(op)) {
     Range a{values.lookup(cmp.getAlo()).i, values.lookup(cmp.getAhi()).i};
     Range b{values.lookup(cmp.getBlo()).i, values.lookup(cmp.getBhi()).i};
-    Truth t{};
-    switch (cmp.getPredicate()) {
-    case CmpFn::eq: t = equal(a, b); break;
-    case CmpFn::ne: t = equal(a, b); std::swap(t.mayBeTrue, t.mayBeFalse); break;
-    case CmpFn::lt: t = lessThan(a, b); break;
-    case CmpFn::le: t = lessEqual(a, b); break;
-    case CmpFn::gt: t = lessThan(b, a); break;
-    case CmpFn::ge: t = lessEqual(b, a); break;
-    }
+    Truth t = applyCmpFn(cmp.getPredicate(), a, b);
     Scalar mayBeTrue, mayBeFalse;
     mayBeTrue.b = mayBeTrue.i = t.mayBeTrue;
     mayBeFalse.b = mayBeFalse.i = t.mayBeFalse;

@@ -33,3 +33,21 @@ attn.pattern @folds {
     attn.yield %r : i1
   }
 }
+
+// Interval ops on constant bounds fold to constants.
+// CHECK-LABEL: attn.pattern @ranges
+attn.pattern @ranges {
+  attn.bounds {
+  ^bb0(%b_lo: i64, %b_hi: i64, %h_lo: i64, %h_hi: i64, %i_lo: i64, %i_hi: i64, %j_lo: i64, %j_hi: i64):
+    %c3 = arith.constant 3 : i64
+    %c10 = arith.constant 10 : i64
+    %c8 = arith.constant 8 : i64
+    // [3, 10] mod 8 crosses a period: [0, 7]; [0, 7] < 8 is always true.
+    %lo, %hi = attn.int_range floormod %c3, %c10, %c8, %c8
+    %t, %f = attn.cmp_range lt, %lo, %hi, %c8, %c8
+    // CHECK-DAG: %[[TRUE:.*]] = arith.constant true
+    // CHECK-DAG: %[[FALSE:.*]] = arith.constant false
+    // CHECK: attn.yield %[[TRUE]], %[[FALSE]] : i1, i1
+    attn.yield %t, %f : i1, i1
+  }
+}

@@ -3,6 +3,7 @@
 
 #include "attnc/Dialect/Attn/AlibiSlope.h"
 #include "attnc/Dialect/Attn/AttnDialect.h"
+#include "attnc/Dialect/Attn/IntervalMath.h"
 
 #include "mlir/Bytecode/BytecodeOpInterface.h"
 #include "mlir/IR/BuiltinTypes.h"
@@ -20,5 +21,10 @@ namespace attnc::attn {
 
 /// Number of index arguments (b, h, i, j) of element functions.
 constexpr unsigned kNumIndexArgs = 4;
+
+/// The meaning of `attn.int_range fn` (b is ignored by unary functions).
+interval::Range applyRangeFn(RangeFn fn, interval::Range a, interval::Range b);
+/// The meaning of `attn.cmp_range fn`.
+interval::Truth applyCmpFn(CmpFn fn, interval::Range a, interval::Range b);
 
 } // namespace attnc::attn

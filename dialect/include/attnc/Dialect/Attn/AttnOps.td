@@ -251,6 +251,7 @@ def Attn_IntRangeOp : Attn_Op<"int_range", [Pure]> {
   let results = (outs I64:$lo, I64:$hi);
   let assemblyFormat = "$fn $bounds attr-dict";
   let hasVerifier = 1;
+  let hasFolder = 1;
 }
 
 def Attn_CmpFn : I32EnumAttr<"CmpFn", "a signed integer comparison", [
@@ -265,6 +266,7 @@ def Attn_CmpRangeOp : Attn_Op<"cmp_range", [Pure]> {
                        I64:$alo, I64:$ahi, I64:$blo, I64:$bhi);
   let results = (outs I1:$may_be_true, I1:$may_be_false);
   let assemblyFormat = "$predicate `,` $alo `,` $ahi `,` $blo `,` $bhi attr-dict";
+  let hasFolder = 1;
 }
 
 def Attn_TensorRangeOp : Attn_Op<"tensor_range", [Pure]> {
