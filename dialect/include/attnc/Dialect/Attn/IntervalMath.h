@@ -29,6 +29,17 @@ inline int64_t floorMod(int64_t a, int64_t b) {
   return (r != 0 && ((r < 0) != (b < 0))) ? r + b : r;
 }
 
+/// The smallest interval holding four values (the corners of a product of
+/// two intervals).
+inline Range hull(const int64_t (&corners)[4]) {
+  Range r{corners[0], corners[0]};
+  for (int64_t c : corners) {
+    r.lo = c < r.lo ? c : r.lo;
+    r.hi = c > r.hi ? c : r.hi;
+  }
+  return r;
+}
+
 inline Range add(Range a, Range b) {
   int64_t lo, hi;
   if (__builtin_add_overflow(a.lo, b.lo, &lo) || __builtin_add_overflow(a.hi, b.hi, &hi))
@@ -50,12 +61,7 @@ inline Range mul(Range a, Range b) {
       __builtin_mul_overflow(a.hi, b.lo, &corners[2]) ||
       __builtin_mul_overflow(a.hi, b.hi, &corners[3]))
     return kFull;
-  Range r{corners[0], corners[0]};
-  for (int64_t c : corners) {
-    r.lo = c < r.lo ? c : r.lo;
-    r.hi = c > r.hi ? c : r.hi;
-  }
-  return r;
+  return hull(corners);
 }
 
 /// With the divisor of one sign, floor(a / b) is monotone in each argument,
@@ -67,12 +73,7 @@ inline Range floordiv(Range a, Range b) {
     return kFull; // INT64_MIN / -1 overflows
   int64_t corners[4] = {floorDiv(a.lo, b.lo), floorDiv(a.lo, b.hi), floorDiv(a.hi, b.lo),
                         floorDiv(a.hi, b.hi)};
-  Range r{corners[0], corners[0]};
-  for (int64_t c : corners) {
-    r.lo = c < r.lo ? c : r.lo;
-    r.hi = c > r.hi ? c : r.hi;
-  }
-  return r;
+  return hull(corners);
 }
 
 inline Range floormod(Range a, Range b) {
