@@ -104,11 +104,7 @@ TEST(IRvsInterpreter, EveryPatternAgreesBeforeAndAfterPassesAndTwinsAreSound) {
   const interp::Shape shapes[] = {{3, 1, 1, 64}, {3, 19, 19, 32}, {2, 9, 23, 128}};
   int patterns = 0;
   int64_t decided = 0;
-  for (const test::Case &c : test::corpus()) {
-    std::string diagnostics;
-    llvm::raw_string_ostream os(diagnostics);
-    CheckedFile file = checkSource(c.name, c.text, os);
-    ASSERT_TRUE(file.ok) << c.name << ":\n" << diagnostics;
+  for (const CheckedFile &file : test::checkedCorpus()) {
     for (const auto &pattern : file.ast.patterns) {
       ++patterns;
       auto values = interp::bindParams(*pattern, {});

@@ -101,16 +101,9 @@ void checkTiles(const layout::Layout &result, const interp::Interpreter &oracle,
 
 TEST(LayoutSoundness, NoFullTileDropsAndNoEmptyTileAttendsAPair) {
   std::mt19937 rng(5309);
-  std::vector<test::Case> cases = test::corpus();
   // Parse once; every case re-specializes.
-  std::vector<CheckedFile> files;
+  std::vector<CheckedFile> files = test::checkedCorpus();
   std::vector<std::pair<const CheckedFile *, const ast::Pattern *>> patterns;
-  for (const test::Case &c : cases) {
-    std::string diagnostics;
-    llvm::raw_string_ostream os(diagnostics);
-    files.push_back(checkSource(c.name, c.text, os));
-    ASSERT_TRUE(files.back().ok) << diagnostics;
-  }
   for (const CheckedFile &file : files)
     for (const auto &pattern : file.ast.patterns)
       patterns.emplace_back(&file, pattern.get());

@@ -2,6 +2,8 @@
 #include "PatternCorpus.h"
 #include "attnc/frontend/Frontend.h"
 
+#include "llvm/Support/raw_ostream.h"
+
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -56,6 +58,20 @@ std::vector<Case> corpus() {
   }
   cases.push_back({"<corpus>", kCorpus});
   return cases;
+}
+
+std::vector<CheckedFile> checkedCorpus() {
+  std::vector<CheckedFile> files;
+  for (const Case &c : corpus()) {
+    std::string diagnostics;
+    llvm::raw_string_ostream os(diagnostics);
+    CheckedFile file = checkSource(c.name, c.text, os);
+    if (file.ok)
+      files.push_back(std::move(file));
+    else
+      ADD_FAILURE() << c.name << ":\n" << diagnostics;
+  }
+  return files;
 }
 
 void makeTensors(const ast::Pattern &pattern, const interp::ParamValues &values,

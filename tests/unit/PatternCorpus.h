@@ -2,6 +2,7 @@
 #pragma once
 
 #include "attnc/Dialect/Attn/Evaluator.h"
+#include "attnc/frontend/Frontend.h"
 #include "attnc/interp/Interpreter.h"
 
 #include "mlir/IR/MLIRContext.h"
@@ -20,6 +21,10 @@ struct Case {
 /// The bundled patterns (patterns/*.pattern), then a corpus of extra patterns
 /// that exercise every expression form.
 std::vector<Case> corpus();
+
+/// The corpus, each file checked; a file with diagnostics is a test failure
+/// (reported with them) and left out.
+std::vector<CheckedFile> checkedCorpus();
 
 /// Number of files in patterns/.
 size_t bundledPatternCount();

@@ -1,7 +1,7 @@
 //===- AttncMain.cpp - The attnc command-line compiler --------------------===//
 //
 //   attnc check FILE...
-//   attnc compile FILE --emit=ast [-p NAME] [-D name=value ...]
+//   attnc compile FILE --emit=ast|mlir|cuda [-p NAME] [-D name=value ...]
 //   attnc show FILE [-p NAME] [-D ...] --seq N [--seq-k M] --heads H [--head h]
 //   attnc layout FILE [-p NAME] [-D ...] --seq N [--seq-k M] --heads H
 //                [--block-q 128] [--block-k 128] [--exact] --format text|json|png [-o OUT]
@@ -11,6 +11,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "AttncMain.h"
+#include "attnc/codegen/CudaEmitter.h"
 #include "attnc/frontend/ASTPrinter.h"
 #include "attnc/frontend/Frontend.h"
 #include "attnc/interp/Interpreter.h"
@@ -53,11 +54,14 @@ cl::list<std::string> defines("D", cl::Prefix, cl::desc("Bind a parameter"),
                               cl::value_desc("name=value"), cl::sub(compileCommand),
                               cl::sub(showCommand), cl::sub(layoutCommand), cl::cat(category));
 
-enum class EmitKind { AST, MLIR };
+enum class EmitKind { AST, MLIR, CUDA };
 cl::opt<EmitKind> emit("emit", cl::desc("What to print"), cl::Required,
                        cl::values(clEnumValN(EmitKind::AST, "ast", "the checked syntax tree"),
                                   clEnumValN(EmitKind::MLIR, "mlir",
-                                             "the pattern in the attn dialect")),
+                                             "the pattern in the attn dialect"),
+                                  clEnumValN(EmitKind::CUDA, "cuda",
+                                             "the element functions as CUDA C++ (includes "
+                                             "attnc_builtins.cuh)")),
                        cl::sub(compileCommand), cl::cat(category));
 
 /// Largest Nq or Nk that `show` draws: beyond it the picture is unreadable.
@@ -158,7 +162,17 @@ int runCompile() {
       mlirGen(context, input->file.ast, *input->file.source, input->pattern, *bound);
   if (mlir::failed(mlir::verify(*module)))
     return fail("internal error: the generated IR does not verify");
-  module->print(llvm::outs());
+  if (emit == EmitKind::MLIR) {
+    module->print(llvm::outs());
+    return 0;
+  }
+  // Code is generated from the specialized pattern with its twins; the
+  // bindings already went into MLIRGen, so the pipeline binds nothing more.
+  if (mlir::failed(runLayoutPipeline(*module, {})))
+    return fail("internal error: the layout passes failed");
+  auto pattern = *module->getBody()->getOps<attn::PatternOp>().begin();
+  if (llvm::Error err = emitCuda(pattern, llvm::outs()))
+    return fail(std::move(err));
   return 0;
 }
 
@@ -378,7 +392,7 @@ int attnc::attncMain(int argc, char **argv) {
   cl::ParseCommandLineOptions(argc, argv,
                               "attnc: a compiler for attention patterns\n\n"
                               "  attnc check FILE...\n"
-                              "  attnc compile FILE --emit=ast [-p NAME] [-D name=value]...\n"
+                              "  attnc compile FILE --emit=ast|mlir|cuda [-p NAME] [-D name=value]...\n"
                               "  attnc show FILE [-p NAME] [-D name=value]... --seq N "
                               "[--seq-k M] --heads H [--head h]\n"
                               "  attnc layout FILE [-p NAME] [-D name=value]... --seq N "

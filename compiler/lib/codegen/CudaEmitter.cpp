@@ -1,0 +1,388 @@
+//===- CudaEmitter.cpp ----------------------------------------------------===//
+//
+// Each element region of a pattern becomes a func.func whose body is the
+// region's ops, with attn builtins (and the arith/math ops that
+// convert-arith-to-emitc does not know) replaced by emitc.call_opaque of the
+// device helpers in runtime/kernels/attnc_builtins.cuh. Then arith and func are
+// converted to emitc with MLIR's own patterns and printed by the C++ emitter.
+// The per-head entry points are plain switches, written as text.
+//
+//===----------------------------------------------------------------------===//
+#include "attnc/codegen/CudaEmitter.h"
+
+#include "mlir/Conversion/ArithToEmitC/ArithToEmitC.h"
+#include "mlir/Conversion/FuncToEmitC/FuncToEmitC.h"
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/EmitC/IR/EmitC.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/IR/IRMapping.h"
+#include "mlir/Target/Cpp/CppEmitter.h"
+#include "mlir/Transforms/DialectConversion.h"
+
+#include "llvm/ADT/StringMap.h"
+#include "llvm/ADT/TypeSwitch.h"
+
+#include <fmt/format.h>
+
+using namespace mlir;
+
+namespace attnc {
+namespace {
+
+// The leading arguments of every generated function, as C++ types. Tensors are
+// passed by reference: the descriptor is a few hundred bytes.
+constexpr const char *kShapeType = "attnc_shape";
+constexpr const char *kTensorsType = "const attnc_tensors &";
+// What the helpers of two-valued ops return (see attnc_builtins.cuh).
+constexpr const char *kRangeType = "attnc_range";
+constexpr const char *kTruthType = "attnc_truth";
+
+llvm::Error error(const llvm::Twine &message) {
+  return llvm::createStringError(llvm::inconvertibleErrorCode(), message);
+}
+
+/// A tensor parameter as device code sees it: its slot in attnc_tensors and
+/// the suffix of the helpers that read it.
+struct TensorSlot {
+  unsigned index;
+  std::string suffix; // i32, i64 or f32
+};
+
+std::string typeSuffix(Type type) {
+  if (type.isF32())
+    return "f32";
+  return "i" + std::to_string(type.getIntOrFloatBitWidth());
+}
+
+llvm::StringMap<TensorSlot> tensorSlots(attn::PatternOp pattern) {
+  llvm::StringMap<TensorSlot> slots;
+  for (attn::TensorParamOp tensor : pattern.getBodyBlock().getOps<attn::TensorParamOp>())
+    slots[tensor.getSymName()] = {static_cast<unsigned>(slots.size()),
+                                  typeSuffix(tensor.getElementType())};
+  return slots;
+}
+
+/// One element region and the name of the function it becomes.
+struct ElementFunction {
+  std::string name;
+  Region *body;
+};
+
+std::vector<ElementFunction> elementFunctions(attn::PatternOp pattern) {
+  std::string prefix = "attnc_" + pattern.getSymName().str() + "_";
+  std::vector<ElementFunction> functions;
+  for (Operation &op : pattern.getBodyBlock()) {
+    std::optional<std::string> suffix =
+        llvm::TypeSwitch<Operation *, std::optional<std::string>>(&op)
+            .Case([](attn::SetOp set) { return "set_" + set.getSymName().str(); })
+            .Case([](attn::AttendOp) { return "attend"; })
+            .Case([](attn::BiasOp) { return "bias"; })
+            .Case([](attn::ScoreOp) { return "score"; })
+            .Case([](attn::ScaleOp) { return "scale"; })
+            .Case([](attn::BoundsOp bounds) {
+              return "bounds_" + (bounds.getOf() ? bounds.getOf()->str() : "attend");
+            })
+            .Default([](Operation *) { return std::nullopt; });
+    if (suffix)
+      functions.push_back({prefix + *suffix, &op.getRegion(0)});
+  }
+  return functions;
+}
+
+/// Clones one region into a func.func, lowering attn builtins on the way.
+class FunctionBuilder {
+public:
+  FunctionBuilder(OpBuilder &builder, const llvm::StringMap<TensorSlot> &tensors)
+      : builder_(builder), tensors_(tensors) {}
+
+  LogicalResult build(const ElementFunction &element);
+
+private:
+  LogicalResult lower(Operation &op);
+  LogicalResult lowerTensorOp(Operation &op, StringRef tensor, ValueRange indices);
+  /// Calls `callee` on values of the new function; `args` (emitc's `args`
+  /// attribute) places literals among the operands.
+  Value call(Location loc, Type result, StringRef callee, ValueRange operands,
+             ArrayAttr args = {});
+  /// Maps `op`'s two results to the fields of `both` (an attnc_range or
+  /// attnc_truth), read with the helpers `first` and `second`.
+  void mapPair(Operation &op, Value both, StringRef first, StringRef second);
+  void finish(Location loc, ValueRange yielded);
+  SmallVector<Value> mapped(ValueRange values) const;
+
+  OpBuilder &builder_;
+  const llvm::StringMap<TensorSlot> &tensors_;
+  IRMapping mapping_;
+  Value shape_, tensorsArg_;
+};
+
+Type opaque(OpBuilder &builder, StringRef cppType) {
+  return emitc::OpaqueType::get(builder.getContext(), cppType);
+}
+
+LogicalResult FunctionBuilder::build(const ElementFunction &element) {
+  Block &source = element.body->front();
+  auto yield = cast<attn::YieldOp>(source.getTerminator());
+  SmallVector<Type> inputs = {opaque(builder_, kShapeType), opaque(builder_, kTensorsType)};
+  llvm::append_range(inputs, source.getArgumentTypes());
+  // A twin yields two i1; C++ returns them as one attnc_truth.
+  Type result = yield.getValues().size() == 2 ? opaque(builder_, kTruthType)
+                                              : yield.getValues().front().getType();
+  Location loc = element.body->getParentOp()->getLoc();
+  auto fn = builder_.create<func::FuncOp>(loc, element.name,
+                                          builder_.getFunctionType(inputs, result));
+  Block *entry = fn.addEntryBlock();
+  shape_ = entry->getArgument(0);
+  tensorsArg_ = entry->getArgument(1);
+  mapping_.clear();
+  mapping_.map(source.getArguments(), entry->getArguments().drop_front(2));
+  OpBuilder::InsertionGuard guard(builder_);
+  builder_.setInsertionPointToStart(entry);
+  for (Operation &op : source.without_terminator())
+    if (failed(lower(op)))
+      return failure();
+  finish(yield.getLoc(), yield.getValues());
+  return success();
+}
+
+void FunctionBuilder::finish(Location loc, ValueRange yielded) {
+  SmallVector<Value> values = mapped(yielded);
+  if (values.size() == 2)
+    values = {call(loc, opaque(builder_, kTruthType), "attnc_make_truth", values)};
+  builder_.create<func::ReturnOp>(loc, values);
+}
+
+SmallVector<Value> FunctionBuilder::mapped(ValueRange values) const {
+  return llvm::map_to_vector(values, [&](Value v) { return mapping_.lookup(v); });
+}
+
+Value FunctionBuilder::call(Location loc, Type result, StringRef callee, ValueRange operands,
+                            ArrayAttr args) {
+  return builder_.create<emitc::CallOpaqueOp>(loc, result, callee, operands, args).getResult(0);
+}
+
+void FunctionBuilder::mapPair(Operation &op, Value both, StringRef first, StringRef second) {
+  for (auto [result, getter] : llvm::zip(op.getResults(), std::array{first, second}))
+    mapping_.map(result, call(op.getLoc(), result.getType(), getter, both));
+}
+
+/// The device function of a one-result op whose C++ operator would not floor
+/// or wrap, or that convert-arith-to-emitc leaves alone (math ops are CUDA's
+/// float functions); or empty.
+StringRef scalarHelper(Operation &op) {
+  return llvm::TypeSwitch<Operation *, StringRef>(&op)
+      .Case([](arith::FloorDivSIOp) { return "attnc_floordiv"; })
+      .Case([](attn::FloorModOp) { return "attnc_floormod"; })
+      .Case([](arith::MinSIOp) { return "attnc_min_i64"; })
+      .Case([](arith::MaxSIOp) { return "attnc_max_i64"; })
+      .Case([](math::AbsIOp) { return "attnc_abs_i64"; })
+      .Case([](attn::AlibiSlopeOp) { return "attnc_alibi_slope"; })
+      .Case([](math::AbsFOp) { return "fabsf"; })
+      .Case([](math::ExpOp) { return "expf"; })
+      .Case([](math::LogOp) { return "logf"; })
+      .Case([](math::TanhOp) { return "tanhf"; })
+      .Case([](math::SqrtOp) { return "sqrtf"; })
+      .Default([](Operation *) { return StringRef(); });
+}
+
+LogicalResult FunctionBuilder::lower(Operation &op) {
+  if (StringRef callee = scalarHelper(op); !callee.empty()) {
+    mapping_.map(op.getResult(0),
+                 call(op.getLoc(), op.getResult(0).getType(), callee, mapped(op.getOperands())));
+    return success();
+  }
+  if (auto dim = dyn_cast<attn::DimOp>(op)) {
+    std::string kind = "ATTNC_DIM_" + StringRef(attn::stringifyShapeDim(dim.getDim())).upper();
+    ArrayAttr args = builder_.getArrayAttr(
+        {builder_.getIndexAttr(0), emitc::OpaqueAttr::get(builder_.getContext(), kind)});
+    mapping_.map(dim.getResult(), call(op.getLoc(), dim.getType(), "attnc_dim", shape_, args));
+    return success();
+  }
+  if (auto range = dyn_cast<attn::IntRangeOp>(op)) {
+    std::string callee = ("attnc_int_range_" + attn::stringifyRangeFn(range.getFn())).str();
+    mapPair(op, call(op.getLoc(), opaque(builder_, kRangeType), callee, mapped(range.getBounds())),
+            "attnc_range_lo", "attnc_range_hi");
+    return success();
+  }
+  if (auto cmp = dyn_cast<attn::CmpRangeOp>(op)) {
+    std::string callee = ("attnc_cmp_range_" + attn::stringifyCmpFn(cmp.getPredicate())).str();
+    mapPair(op, call(op.getLoc(), opaque(builder_, kTruthType), callee, mapped(cmp.getOperands())),
+            "attnc_truth_may_be_true", "attnc_truth_may_be_false");
+    return success();
+  }
+  if (auto load = dyn_cast<attn::TensorLoadOp>(op))
+    return lowerTensorOp(op, load.getTensor(), load.getIndices());
+  if (auto range = dyn_cast<attn::TensorRangeOp>(op))
+    return lowerTensorOp(op, range.getTensor(), range.getBounds());
+  if (isa<attn::GetParamOp>(op))
+    return op.emitOpError("reads a parameter that specialization did not bind");
+  if (op.getDialect() && isa<attn::AttnDialect, math::MathDialect>(op.getDialect()))
+    return op.emitOpError("has no CUDA lowering");
+  builder_.clone(op, mapping_);
+  return success();
+}
+
+/// attnc_tensor_load_<type>(tensors, slot, indices...) and
+/// attnc_tensor_range_<type>(tensors, slot, lo0, hi0, ...).
+LogicalResult FunctionBuilder::lowerTensorOp(Operation &op, StringRef tensor,
+                                             ValueRange indices) {
+  auto slot = tensors_.find(tensor);
+  if (slot == tensors_.end())
+    return op.emitOpError("reads an undeclared tensor");
+  SmallVector<Attribute> args = {builder_.getIndexAttr(0),
+                                 builder_.getI32IntegerAttr(slot->second.index)};
+  SmallVector<Value> operands = {tensorsArg_};
+  for (Value index : mapped(indices)) {
+    args.push_back(builder_.getIndexAttr(operands.size()));
+    operands.push_back(index);
+  }
+  ArrayAttr argsAttr = builder_.getArrayAttr(args);
+  if (isa<attn::TensorLoadOp>(op)) {
+    mapping_.map(op.getResult(0), call(op.getLoc(), op.getResult(0).getType(),
+                                       "attnc_tensor_load_" + slot->second.suffix, operands,
+                                       argsAttr));
+    return success();
+  }
+  mapPair(op,
+          call(op.getLoc(), opaque(builder_, kRangeType),
+               "attnc_tensor_range_" + slot->second.suffix, operands, argsAttr),
+          "attnc_range_lo", "attnc_range_hi");
+  return success();
+}
+
+/// convert-arith-to-emitc and convert-func-to-emitc on the generated module.
+LogicalResult convertToEmitC(ModuleOp module) {
+  MLIRContext *context = module.getContext();
+  TypeConverter types;
+  types.addConversion([](Type type) { return type; });
+  RewritePatternSet patterns(context);
+  populateArithToEmitCPatterns(types, patterns);
+  populateFuncToEmitCPatterns(patterns);
+  ConversionTarget target(*context);
+  target.addLegalDialect<emitc::EmitCDialect>();
+  target.addIllegalDialect<arith::ArithDialect, func::FuncDialect>();
+  return applyPartialConversion(module, target, std::move(patterns));
+}
+
+/// Marks every emitted function as an inlined device function; the C++
+/// emitter prints `specifiers` before the return type.
+void markDeviceFunctions(ModuleOp module) {
+  Builder builder(module.getContext());
+  ArrayAttr specifiers = builder.getStrArrayAttr({"__device__", "__forceinline__"});
+  module.walk([&](emitc::FuncOp fn) { fn.setSpecifiersAttr(specifiers); });
+}
+
+// The leading parameters of every function, as the entry points declare and
+// pass them.
+constexpr const char *kCommonParams = "attnc_shape shape, const attnc_tensors &tensors";
+constexpr const char *kCommonArgs = "shape, tensors";
+
+/// The set head `h` uses, as a function name suffix, for each head class; a
+/// single entry "attend" when one set applies to every head; empty when every
+/// pair is attended.
+std::vector<std::string> headSets(attn::PatternOp pattern) {
+  if (attn::HeadsOp heads = pattern.getUnique<attn::HeadsOp>()) {
+    std::vector<std::string> sets;
+    for (Attribute set : heads.getSets())
+      sets.push_back(cast<FlatSymbolRefAttr>(set).getValue().str());
+    return sets;
+  }
+  if (pattern.getUnique<attn::AttendOp>())
+    return {"attend"};
+  return {};
+}
+
+/// A body that calls `function(set)` for the set of head h, or returns
+/// `fallback` when no set applies.
+std::string dispatchBody(const std::vector<std::string> &sets,
+                         llvm::function_ref<std::string(const std::string &)> function,
+                         const std::string &fallback) {
+  if (sets.empty())
+    return fmt::format("  return {};\n", fallback);
+  if (sets.size() == 1)
+    return fmt::format("  return {};\n", function(sets[0]));
+  std::string body = fmt::format("  switch (h % {}) {{\n", sets.size());
+  for (size_t k = 0; k + 1 < sets.size(); ++k)
+    body += fmt::format("  case {}: return {};\n", k, function(sets[k]));
+  body += fmt::format("  default: return {};\n  }}\n", function(sets.back()));
+  return body;
+}
+
+/// attnc_<p>_attends (the mask of a pair, causality included once the layout
+/// pipeline made it explicit) and attnc_<p>_classify (the twin of the set of
+/// head h over a tile; the batch range is [0, 0], as the CPU layout builder
+/// uses it).
+void printEntryPoints(attn::PatternOp pattern, llvm::raw_ostream &os) {
+  std::string prefix = "attnc_" + pattern.getSymName().str() + "_";
+  std::vector<std::string> sets = headSets(pattern);
+  auto setName = [](const std::string &set) { return set == "attend" ? set : "set_" + set; };
+  os << fmt::format("__device__ __forceinline__ bool {}attends({}, int64_t b, int64_t h, "
+                    "int64_t i, int64_t j) {{\n",
+                    prefix, kCommonParams)
+     << dispatchBody(sets,
+                     [&](const std::string &set) {
+                       return fmt::format("{}{}({}, b, h, i, j)", prefix, setName(set),
+                                          kCommonArgs);
+                     },
+                     "true")
+     << "}\n\n";
+  os << fmt::format("__device__ __forceinline__ attnc_truth {}classify({}, int64_t h, "
+                    "int64_t i_lo, int64_t i_hi, int64_t j_lo, int64_t j_hi) {{\n",
+                    prefix, kCommonParams)
+     << dispatchBody(sets,
+                     [&](const std::string &set) {
+                       return fmt::format("{}bounds_{}({}, 0, 0, h, h, i_lo, i_hi, j_lo, j_hi)",
+                                          prefix, set, kCommonArgs);
+                     },
+                     "attnc_make_truth(true, false)")
+     << "}\n";
+}
+
+void printPreamble(attn::PatternOp pattern, const llvm::StringMap<TensorSlot> &tensors,
+                   llvm::raw_ostream &os) {
+  os << "// Generated by attnc from pattern '" << pattern.getSymName()
+     << "'. Device code: compile with NVRTC or nvcc.\n"
+     << "#include \"" << kCudaBuiltinsHeader << "\"\n\n";
+  if (tensors.empty())
+    return;
+  // StringMap is unordered: print the slots in order.
+  std::vector<std::string> names(tensors.size());
+  for (const auto &entry : tensors)
+    names[entry.second.index] = entry.getKey().str();
+  os << "// Slots of the tensor parameters in attnc_tensors::t.\nenum {\n";
+  for (size_t k = 0; k < names.size(); ++k)
+    os << fmt::format("  attnc_{}_tensor_{} = {},\n", pattern.getSymName().str(), names[k], k);
+  os << "};\n\n";
+}
+
+} // namespace
+
+llvm::Error emitCuda(attn::PatternOp pattern, llvm::raw_ostream &os) {
+  if (pattern.getUnique<attn::CausalOp>())
+    return error("pattern '" + pattern.getSymName() +
+                 "' still holds attn.causal: run the layout pipeline first");
+  MLIRContext *context = pattern.getContext();
+  context->loadDialect<emitc::EmitCDialect, func::FuncDialect>();
+  OpBuilder builder(context);
+  OwningOpRef<ModuleOp> module = ModuleOp::create(pattern.getLoc());
+  builder.setInsertionPointToEnd(module->getBody());
+  llvm::StringMap<TensorSlot> tensors = tensorSlots(pattern);
+  FunctionBuilder functions(builder, tensors);
+  for (const ElementFunction &element : elementFunctions(pattern))
+    if (failed(functions.build(element)))
+      return error("cannot generate CUDA for '" + element.name + "'");
+  if (failed(convertToEmitC(*module)))
+    return error("cannot lower pattern '" + pattern.getSymName() + "' to emitc");
+  markDeviceFunctions(*module);
+  std::string functionsText;
+  llvm::raw_string_ostream functionsStream(functionsText);
+  if (failed(emitc::translateToCpp(*module, functionsStream)))
+    return error("the C++ emitter failed on pattern '" + pattern.getSymName() + "'");
+  printPreamble(pattern, tensors, os);
+  os << StringRef(functionsText).rtrim() << "\n\n";
+  printEntryPoints(pattern, os);
+  return llvm::Error::success();
+}
+
+} // namespace attnc

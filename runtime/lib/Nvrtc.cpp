@@ -1,0 +1,118 @@
+#include "attn/Nvrtc.h"
+
+#include "attn/Error.h"
+
+#include <nvrtc.h>
+
+#include <cctype>
+#include <cstdlib>
+
+namespace attn {
+namespace {
+
+void checkNvrtc(nvrtcResult result, const char *what) {
+  if (result != NVRTC_SUCCESS)
+    throw Error(std::string(what) + ": " + nvrtcGetErrorString(result));
+}
+
+// "sm_90a" -> "90a". Checked here so that a typo is reported as such and not
+// as an NVRTC option error.
+std::string archSuffix(const std::string &arch) {
+  const std::string prefix = "sm_";
+  std::string suffix = arch.substr(0, prefix.size()) == prefix ? arch.substr(prefix.size()) : "";
+  std::size_t digits = 0;
+  while (digits < suffix.size() && std::isdigit(static_cast<unsigned char>(suffix[digits])))
+    ++digits;
+  bool validTail = digits == suffix.size() ||
+                   (digits + 1 == suffix.size() && (suffix.back() == 'a' || suffix.back() == 'f'));
+  if (digits == 0 || !validTail)
+    throw Error("invalid CUDA architecture '" + arch + "' (expected e.g. sm_80 or sm_90a)");
+  return suffix;
+}
+
+std::string cudaIncludeDir() {
+  if (const char *override = std::getenv("ATTNC_CUDA_INCLUDE"); override && *override)
+    return override;
+  return ATTNC_CUDA_INCLUDE_DIR;
+}
+
+// NVRTC hands out its log, PTX and CUBIN the same way: ask the size, then copy.
+std::string readOutput(nvrtcProgram program,
+                       nvrtcResult (*getSize)(nvrtcProgram, std::size_t *),
+                       nvrtcResult (*get)(nvrtcProgram, char *), const char *what) {
+  std::size_t size = 0;
+  checkNvrtc(getSize(program, &size), what);
+  std::string output(size, '\0');
+  checkNvrtc(get(program, output.data()), what);
+  return output;
+}
+
+// Frees the program however compilation ends.
+class Program {
+public:
+  explicit Program(const CompileRequest &request) {
+    std::vector<const char *> names, contents;
+    for (const auto &[name, content] : request.headers) {
+      names.push_back(name.c_str());
+      contents.push_back(content.c_str());
+    }
+    checkNvrtc(nvrtcCreateProgram(&program_, request.source.c_str(), request.name.c_str(),
+                                  static_cast<int>(names.size()), contents.data(),
+                                  names.data()),
+               "nvrtcCreateProgram");
+  }
+  ~Program() { nvrtcDestroyProgram(&program_); }
+  Program(const Program &) = delete;
+  Program &operator=(const Program &) = delete;
+
+  nvrtcProgram get() const { return program_; }
+
+  std::string log() const {
+    // c_str() drops the terminating NUL that NVRTC counts in the size.
+    return readOutput(program_, nvrtcGetProgramLogSize, nvrtcGetProgramLog, "reading the NVRTC log").c_str();
+  }
+
+  // PTX keeps its terminating NUL, which cuModuleLoadData needs.
+  std::string output(BinaryKind kind) const {
+    return kind == BinaryKind::Ptx
+               ? readOutput(program_, nvrtcGetPTXSize, nvrtcGetPTX, "reading the PTX")
+               : readOutput(program_, nvrtcGetCUBINSize, nvrtcGetCUBIN, "reading the CUBIN");
+  }
+
+private:
+  nvrtcProgram program_ = nullptr;
+};
+
+} // namespace
+
+std::vector<std::string> nvrtcOptions(const CompileRequest &request) {
+  std::string suffix = archSuffix(request.arch);
+  std::string virtualOrReal = request.kind == BinaryKind::Ptx ? "compute_" : "sm_";
+  std::string include = cudaIncludeDir();
+  std::vector<std::string> options = {"-std=c++17", "-arch=" + virtualOrReal + suffix,
+                                      "-I" + include, "-I" + include + "/cccl"};
+  options.insert(options.end(), request.options.begin(), request.options.end());
+  return options;
+}
+
+Binary compileWithNvrtc(const CompileRequest &request) {
+  std::vector<std::string> options = nvrtcOptions(request);
+  std::vector<const char *> optionPointers;
+  for (const std::string &option : options)
+    optionPointers.push_back(option.c_str());
+  Program program(request);
+  nvrtcResult result = nvrtcCompileProgram(
+      program.get(), static_cast<int>(optionPointers.size()), optionPointers.data());
+  if (result != NVRTC_SUCCESS)
+    throw Error("NVRTC failed to compile " + request.name + " for " + request.arch + " (" +
+                nvrtcGetErrorString(result) + "):\n" + program.log());
+  return {request.kind, program.output(request.kind)};
+}
+
+std::string nvrtcVersion() {
+  int major = 0, minor = 0;
+  checkNvrtc(::nvrtcVersion(&major, &minor), "nvrtcVersion");
+  return std::to_string(major) + "." + std::to_string(minor);
+}
+
+} // namespace attn

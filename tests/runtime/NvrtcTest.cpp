@@ -1,0 +1,64 @@
+#include "RuntimeTestSupport.h"
+
+#include "attn/Error.h"
+#include "attn/Nvrtc.h"
+
+#include <gtest/gtest.h>
+
+using namespace attn;
+using attn::testing::fillKernel;
+
+namespace {
+
+bool isElf(const std::string &bytes) { return bytes.rfind("\x7f" "ELF", 0) == 0; }
+
+TEST(Nvrtc, ReportsItsVersion) {
+  std::string version = nvrtcVersion();
+  EXPECT_NE(version.find('.'), std::string::npos) << version;
+}
+
+TEST(Nvrtc, CompilesPtxForSm80) {
+  Binary ptx = compileWithNvrtc(fillKernel("sm_80", BinaryKind::Ptx));
+  EXPECT_EQ(ptx.kind, BinaryKind::Ptx);
+  EXPECT_NE(ptx.bytes.find(".target sm_80"), std::string::npos);
+  EXPECT_NE(ptx.bytes.find(".entry fill"), std::string::npos);
+}
+
+TEST(Nvrtc, CompilesCubinForSm80AndSm90a) {
+  for (const char *arch : {"sm_80", "sm_90a"}) {
+    Binary cubin = compileWithNvrtc(fillKernel(arch, BinaryKind::Cubin));
+    EXPECT_EQ(cubin.kind, BinaryKind::Cubin);
+    EXPECT_TRUE(isElf(cubin.bytes)) << arch;
+  }
+}
+
+TEST(Nvrtc, PassesTheDefaultOptions) {
+  std::vector<std::string> options = nvrtcOptions(fillKernel("sm_90a", BinaryKind::Ptx));
+  ASSERT_GE(options.size(), 4u);
+  EXPECT_EQ(options[0], "-std=c++17");
+  EXPECT_EQ(options[1], "-arch=compute_90a");
+  EXPECT_EQ(options[3], options[2] + "/cccl");
+}
+
+TEST(Nvrtc, SyntaxErrorCarriesTheLogAndLine) {
+  CompileRequest request = fillKernel("sm_80", BinaryKind::Ptx);
+  request.source = "extern \"C\" __global__ void broken(int *out) {\n"
+                   "  out[0] = 1;\n"
+                   "  out[1] = undeclared_name;\n"
+                   "}\n";
+  try {
+    compileWithNvrtc(request);
+    FAIL() << "compiling a broken kernel succeeded";
+  } catch (const Error &error) {
+    std::string message = error.what();
+    EXPECT_NE(message.find("fill.cu(3)"), std::string::npos) << message;
+    EXPECT_NE(message.find("undeclared_name"), std::string::npos) << message;
+  }
+}
+
+TEST(Nvrtc, RejectsAMalformedArchitecture) {
+  for (const char *arch : {"80", "sm_", "sm_90x", "compute_80"})
+    EXPECT_THROW(nvrtcOptions(fillKernel(arch, BinaryKind::Cubin)), Error) << arch;
+}
+
+} // namespace
