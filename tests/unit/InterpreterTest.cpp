@@ -286,9 +286,10 @@ TEST(InterpreterArithmetic, IntTruncatesTowardZero) {
   EXPECT_EQ(evalFloat("float(int(-7.0 / 2.0))"), -3.0); // not floor: -3, not -4
   EXPECT_EQ(evalFloat("float(int(true) + int(false))"), 1.0);
   EXPECT_EQ(evalFloat("float(int(i))", 5), 5.0);
-  expectInt("int(9.0e18)", 9000000000000000000LL);
-  expectInt("int(-9.0e18)", -9000000000000000000LL);
-  expectInt("int(9223372036854774784.0)", 9223372036854774784LL); // largest double < 2^63
+  // Floats are binary32: 9.0e18 is first rounded to the nearest float.
+  expectInt("int(9.0e18)", static_cast<int64_t>(9.0e18f));
+  expectInt("int(-9.0e18)", static_cast<int64_t>(-9.0e18f));
+  expectInt("int(9223371487098961920.0)", 9223371487098961920LL); // largest float < 2^63
 }
 
 TEST(InterpreterArithmetic, IntOfNanInfiniteOrHugeIsLocatedError) {
@@ -304,16 +305,16 @@ TEST(InterpreterArithmetic, IntOfNanInfiniteOrHugeIsLocatedError) {
 }
 
 TEST(InterpreterArithmetic, IntOfMinusTwoToThe63IsInRange) {
-  // -2^63 is exactly representable both as a double and as a 64-bit int, so
+  // -2^63 is exactly representable both as a float and as a 64-bit int, so
   // int() of it is INT64_MIN (Python: int(-2.0**63) == -2**63); +2^63 is the
   // first value out of range.
   expectInt("int(-9223372036854775808.0)", kMin);
-  expectInt("int(-9223372036854774784.0)", -9223372036854774784LL);
+  expectInt("int(-9223371487098961920.0)", -9223371487098961920LL);
   Compiled c = compile("pattern p { bias = float(int(9223372036854775808.0)); }");
   Interpreter interp = build(c, kOne);
   EXPECT_TRUE(evalError([&] { interp.bias(0, 0, 0, 0); }));
-  Compiled below = compile("pattern p { bias = float(int(-9223372036854777856.0)); }");
-  Interpreter belowInterp = build(below, kOne); // the next double below -2^63
+  Compiled below = compile("pattern p { bias = float(int(-9223373136366403584.0)); }");
+  Interpreter belowInterp = build(below, kOne); // the next float below -2^63
   EXPECT_TRUE(evalError([&] { belowInterp.bias(0, 0, 0, 0); }));
 }
 
@@ -334,8 +335,9 @@ TEST(InterpreterArithmetic, FloatPromotionInMixedArithmetic) {
   EXPECT_EQ(evalFloat("abs(i - 5)", 2), 3.0);
   EXPECT_EQ(evalFloat("sqrt(16)"), 4.0);
   EXPECT_EQ(evalFloat("exp(0)"), 1.0);
-  EXPECT_DOUBLE_EQ(evalFloat("log(i)", 4), std::log(4.0));
-  EXPECT_DOUBLE_EQ(evalFloat("tanh(1)"), std::tanh(1.0));
+  // Floats are binary32, computed with the float functions.
+  EXPECT_EQ(evalFloat("log(i)", 4), double(std::log(4.0f)));
+  EXPECT_EQ(evalFloat("tanh(1)"), double(std::tanh(1.0f)));
   EXPECT_TRUE(evalBool("i < 3.5", 3));
   EXPECT_FALSE(evalBool("i < 3.5", 4));
   EXPECT_TRUE(evalBool("i == 3.0", 3));
@@ -528,7 +530,8 @@ TEST(InterpreterConnectivity, HeadsUseTheirSetModuloTheListLength) {
 TEST(InterpreterLogits, DefaultScaleIsOneOverSqrtD) {
   Compiled c = compile("pattern p { }");
   EXPECT_DOUBLE_EQ(build(c, Shape{1, 1, 1, 64}).scale(), 0.125);
-  EXPECT_DOUBLE_EQ(build(c, Shape{1, 1, 1, 128}).scale(), 1.0 / std::sqrt(128.0));
+  // 1/sqrt(D) rounded to binary32.
+  EXPECT_EQ(build(c, Shape{1, 1, 1, 128}).scale(), double(float(1.0 / std::sqrt(128.0))));
   EXPECT_DOUBLE_EQ(build(c, Shape{1, 1, 1, 1}).scale(), 1.0);
   Interpreter interp = build(c, Shape{1, 2, 2, 16});
   EXPECT_DOUBLE_EQ(interp.logit(8.0, 0, 0, 1, 0), 2.0); // 8 / sqrt(16)
@@ -570,10 +573,11 @@ TEST(InterpreterLogits, AlibiWithSoftcapAndDefaultScale) {
                        "}\n");
   Interpreter interp = build(c, Shape{8, 16, 16, 64});
   for (int64_t h : {0, 3, 7}) {
+    // Powers of two: the binary32 bias is exact; the score is a float tanh.
     double slope = std::exp2(-8.0 * double(h + 1) / 8.0);
     double s = 0.125 * 40.0 - slope * 9.0;
     EXPECT_DOUBLE_EQ(interp.bias(0, h, 12, 3), -slope * 9.0);
-    EXPECT_NEAR(interp.logit(40.0, 0, h, 12, 3), 30.0 * std::tanh(s / 30.0), 1e-12);
+    EXPECT_NEAR(interp.logit(40.0, 0, h, 12, 3), 30.0 * std::tanh(s / 30.0), 1e-6);
   }
 }
 
@@ -785,7 +789,7 @@ TEST(InterpreterBuiltins, AlibiSlopeValuesAndArgumentErrors) {
   EXPECT_EQ(run(0, 8), 0.5);
   EXPECT_EQ(run(7, 8), 1.0 / 256.0);
   EXPECT_DOUBLE_EQ(run(0, 1), 1.0 / 256.0);
-  EXPECT_DOUBLE_EQ(run(8, 12), std::sqrt(0.5));
+  EXPECT_EQ(run(8, 12), double(float(std::sqrt(0.5))));
   EXPECT_NO_THROW(run(0, int64_t(1) << 30));
   for (auto [h, heads] : std::vector<std::pair<int64_t, int64_t>>{
            {0, 0}, {0, -8}, {-1, 8}, {8, 8}, {100, 8}, {0, (int64_t(1) << 30) + 1},
@@ -805,7 +809,7 @@ TEST(InterpreterBuiltins, AlibiSlopeValuesAndArgumentErrors) {
   Compiled alibi = compile("pattern p { bias = -alibi_slope(h, H) * float(i - j); }");
   Interpreter interp = build(alibi, Shape{12, 4, 4, 64});
   for (int64_t h = 0; h < 12; ++h)
-    EXPECT_DOUBLE_EQ(interp.bias(0, h, 3, 1), -2.0 * attn::alibiSlopeValue(h, 12));
+    EXPECT_EQ(interp.bias(0, h, 3, 1), double(-2.0f * float(attn::alibiSlopeValue(h, 12))));
 }
 
 } // namespace

@@ -135,9 +135,13 @@ private:
       while (pos_ < text_.size() && isDigit(text_[pos_]))
         ++pos_;
     }
-    // "12abc" is one malformed token, not "12" followed by "abc".
+    // "12abc" is one malformed token, not "12" followed by "abc"; so is the
+    // "1.5e+" of an exponent without digits.
     if (pos_ < text_.size() && isIdentChar(text_[pos_])) {
-      while (pos_ < text_.size() && isIdentChar(text_[pos_]))
+      while (pos_ < text_.size() &&
+             (isIdentChar(text_[pos_]) ||
+              ((text_[pos_] == '+' || text_[pos_] == '-') &&
+               (text_[pos_ - 1] == 'e' || text_[pos_ - 1] == 'E'))))
         ++pos_;
       diags_.error(rangeFrom(begin), "invalid numeric literal '" +
                                          std::string(text_.substr(begin, pos_ - begin)) + "'");

@@ -171,8 +171,10 @@ private:
       used_.insert(stmt.name);
     } else {
       Type type = check(stmt.value, Context::Statement);
-      if (stmt.kind == StmtKind::Set)
+      if (stmt.kind == StmtKind::Set && type != Type::Bool && type != Type::Error) {
         requireType(stmt, Type::Bool, type);
+        stmt.value->type = Type::Error; // reported; its uses report nothing more
+      }
     }
     if (isReserved(stmt.name)) {
       diags_.error(stmt.nameRange, "'" + stmt.name + "' is a reserved name" +
@@ -240,6 +242,7 @@ private:
         continue;
       }
       if (it != values_.end()) {
+        used_.insert(entry.name);
         diags_.error(entry.range, "'" + entry.name + "' is a 'let', not a 'set'; 'heads' "
                                                      "lists sets");
         diags_.note(it->second->nameRange, "'" + entry.name + "' is defined here");
@@ -401,9 +404,11 @@ private:
     const Param *param = pattern_.findParam(e.name);
     if (!param) {
       auto value = values_.find(e.name);
-      if (value != values_.end())
+      if (value != values_.end()) {
+        used_.insert(e.name);
         diags_.error(e.nameRange, "'" + e.name + "' is a '" + keyword(value->second->kind) +
                                       "', not a tensor, and cannot be indexed");
+      }
       else if (isReserved(e.name))
         diags_.error(e.nameRange, "'" + e.name + "'" + reservedMeaning(e.name) +
                                       " is not a tensor and cannot be indexed");

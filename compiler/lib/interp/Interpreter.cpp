@@ -56,7 +56,7 @@ int64_t floorMod(int64_t a, int64_t b) {
 /// (each is computed at most once per evaluation).
 struct Interpreter::Frame {
   int64_t b = 0, h = 0, i = 0, j = 0;
-  double score = 0;
+  float score = 0;
   std::vector<std::optional<Value>> values;
 };
 
@@ -87,7 +87,8 @@ llvm::Expected<Interpreter> Interpreter::bindScalars(const Pattern &pattern,
       if (literal.type != Type::Float && literal.type != Type::Int)
         return error("parameter '" + param->name + "' is a float, got " +
                      formatLiteral(literal));
-      value.f = literal.type == Type::Int ? double(literal.intValue) : literal.floatValue;
+      value.f = literal.type == Type::Int ? static_cast<float>(literal.intValue)
+                                          : static_cast<float>(literal.floatValue);
       break;
     case ParamKind::Bool:
       if (literal.type != Type::Bool)
@@ -229,14 +230,14 @@ double Interpreter::score(double s, int64_t b, int64_t h, int64_t i, int64_t j) 
   checkPosition(b, h, i, j);
   if (!pattern_->score)
     return s;
-  Frame frame{b, h, i, j, s, {}};
+  Frame frame{b, h, i, j, static_cast<float>(s), {}};
   frame.values.resize(pattern_->numValues);
   return atPosition(b, h, i, j, [&] { return eval(*pattern_->score->value, frame).f; });
 }
 
 double Interpreter::scale() const {
   if (!pattern_->scale)
-    return 1.0 / std::sqrt(static_cast<double>(shape_.headDim));
+    return static_cast<float>(1.0 / std::sqrt(static_cast<double>(shape_.headDim)));
   Frame frame;
   frame.values.resize(pattern_->numValues);
   return eval(*pattern_->scale->value, frame).f;
@@ -250,7 +251,7 @@ Interpreter::Value Interpreter::eval(const Expr &e, Frame &frame) const {
   Value v;
   switch (e.kind) {
   case ExprKind::IntLit: v.i = e.intValue; return v;
-  case ExprKind::FloatLit: v.f = e.floatValue; return v;
+  case ExprKind::FloatLit: v.f = static_cast<float>(e.floatValue); return v;
   case ExprKind::BoolLit: v.b = e.boolValue; return v;
   case ExprKind::BuiltinRef: return evalBuiltin(e, frame);
   case ExprKind::ParamRef: return params_[e.param->index];
@@ -270,7 +271,7 @@ Interpreter::Value Interpreter::eval(const Expr &e, Frame &frame) const {
   case ExprKind::Select:
     return eval(*e.operands[eval(*e.operands[0], frame).b ? 1 : 2], frame);
   case ExprKind::Call: return evalCall(e, frame);
-  case ExprKind::Convert: v.f = static_cast<double>(eval(*e.operands[0], frame).i); return v;
+  case ExprKind::Convert: v.f = static_cast<float>(eval(*e.operands[0], frame).i); return v;
   case ExprKind::Error: break;
   }
   throw EvalError(e.range, "cannot evaluate an expression that failed to check");
@@ -394,12 +395,12 @@ Interpreter::Value Interpreter::evalCall(const Expr &e, Frame &frame) const {
   case Callee::Tanh: v.f = std::tanh(a.f); return v;
   case Callee::Sqrt: v.f = std::sqrt(a.f); return v;
   case Callee::ToFloat:
-    v.f = argType == Type::Int ? double(a.i) : argType == Type::Bool ? double(a.b) : a.f;
+    v.f = argType == Type::Int ? static_cast<float>(a.i) : argType == Type::Bool ? float(a.b) : a.f;
     return v;
   case Callee::ToInt:
     if (argType == Type::Float) {
-      // Truncation toward zero; 2^63 is the first double out of range.
-      if (!(a.f >= -9223372036854775808.0 && a.f < 9223372036854775808.0))
+      // Truncation toward zero; 2^63 is the first float out of range.
+      if (!(a.f >= -9223372036854775808.0f && a.f < 9223372036854775808.0f))
         throw EvalError(e.range, "int() of a float that is NaN, infinite or out of the "
                                  "64-bit range");
       v.i = static_cast<int64_t>(a.f);
@@ -412,7 +413,7 @@ Interpreter::Value Interpreter::evalCall(const Expr &e, Frame &frame) const {
     if (heads < 1 || heads > (int64_t(1) << 30) || a.i < 0 || a.i >= heads)
       throw EvalError(e.range, "alibi_slope(h, H) needs 1 <= H <= 2^30 and 0 <= h < H, got "
                                "h = " + std::to_string(a.i) + ", H = " + std::to_string(heads));
-    v.f = attn::alibiSlopeValue(a.i, heads);
+    v.f = static_cast<float>(attn::alibiSlopeValue(a.i, heads));
     return v;
   }
   }

@@ -3,7 +3,8 @@
 // A tree-walking evaluator over the checked AST. It defines what a pattern
 // means and is the oracle for every other part of attnc, so it favors being
 // obviously right over being fast: integers are 64-bit with floor division
-// and modulo, floats are doubles, && || ?: short-circuit.
+// and modulo, floats are IEEE binary32 (as on the GPU, so that the compiled
+// code can be exact), && || ?: short-circuit.
 //
 //===----------------------------------------------------------------------===//
 #pragma once
@@ -47,7 +48,8 @@ public:
   double bias(int64_t b, int64_t h, int64_t i, int64_t j) const;
   /// The `score` rewrite applied to `s` (the identity without one).
   double score(double s, int64_t b, int64_t h, int64_t i, int64_t j) const;
-  /// The softmax scale: the `scale` statement, else 1/sqrt(D).
+  /// The softmax scale: the `scale` statement, else 1/sqrt(D) rounded to
+  /// binary32. Float results are binary32 values, widened to double.
   double scale() const;
   /// The full logit of a pair from its raw dot product q.k.
   double logit(double dot, int64_t b, int64_t h, int64_t i, int64_t j) const;
@@ -59,7 +61,7 @@ private:
   struct Frame;
   struct Value {
     int64_t i = 0;
-    double f = 0;
+    float f = 0;
     bool b = false;
   };
 
