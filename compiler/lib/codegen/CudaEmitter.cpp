@@ -63,6 +63,14 @@ llvm::StringMap<TensorSlot> tensorSlots(attn::PatternOp pattern) {
   return slots;
 }
 
+/// The tensor parameters' names by slot (a StringMap is unordered).
+std::vector<std::string> namesInSlotOrder(const llvm::StringMap<TensorSlot> &slots) {
+  std::vector<std::string> names(slots.size());
+  for (const auto &entry : slots)
+    names[entry.second.index] = entry.getKey().str();
+  return names;
+}
+
 /// One element region and the name of the function it becomes.
 struct ElementFunction {
   std::string name;
@@ -346,10 +354,7 @@ void printPreamble(attn::PatternOp pattern, const llvm::StringMap<TensorSlot> &t
      << "#include \"" << kCudaBuiltinsHeader << "\"\n\n";
   if (tensors.empty())
     return;
-  // StringMap is unordered: print the slots in order.
-  std::vector<std::string> names(tensors.size());
-  for (const auto &entry : tensors)
-    names[entry.second.index] = entry.getKey().str();
+  std::vector<std::string> names = namesInSlotOrder(tensors);
   os << "// Slots of the tensor parameters in attnc_tensors::t.\nenum {\n";
   for (size_t k = 0; k < names.size(); ++k)
     os << fmt::format("  attnc_{}_tensor_{} = {},\n", pattern.getSymName().str(), names[k], k);
@@ -383,6 +388,22 @@ llvm::Error emitCuda(attn::PatternOp pattern, llvm::raw_ostream &os) {
   os << StringRef(functionsText).rtrim() << "\n\n";
   printEntryPoints(pattern, os);
   return llvm::Error::success();
+}
+
+llvm::Expected<LayoutKernelSource> emitLayoutKernelSource(attn::PatternOp pattern) {
+  LayoutKernelSource kernel;
+  llvm::raw_string_ostream os(kernel.source);
+  if (llvm::Error err = emitCuda(pattern, os))
+    return err;
+  std::string prefix = "attnc_" + pattern.getSymName().str() + "_";
+  kernel.kernelName = prefix + "layout";
+  os << fmt::format("\n#include \"{}\"\n\n"
+                    "extern \"C\" __global__ void {}(attnc_layout_args args, "
+                    "attnc_tensors tensors) {{\n"
+                    "  attnc_layout_kernel<{}classify>(args, tensors);\n}}\n",
+                    kCudaLayoutHeader, kernel.kernelName, prefix);
+  kernel.tensorSlots = namesInSlotOrder(tensorSlots(pattern));
+  return kernel;
 }
 
 } // namespace attnc

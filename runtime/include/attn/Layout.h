@@ -1,0 +1,65 @@
+// The block layout of a pattern, built on the GPU by a layout kernel that the
+// compiler generated (attnc::emitLayoutKernelSource: the pattern's device
+// functions, runtime/kernels/attnc_layout.cuh and an extern "C" wrapper). For
+// every (head, query tile) it lists the FULL and the PARTIAL key tiles in
+// ascending order, as the CPU builder (attnc::layout::buildLayout) classifies
+// them from the same interval twin.
+#pragma once
+
+#include "attn/Driver.h"
+#include "attn/KernelCache.h"
+#include "attn/Module.h"
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace attn {
+
+// The run-time sizes a pattern reads (attnc_shape on the device).
+struct LayoutShape {
+  int64_t numHeads = 1, seqQ = 1, seqK = 1, headDim = 64;
+};
+
+// A row-major host tensor bound to a tensor parameter of the pattern, given
+// in the pattern's slot order (LayoutKernelSource::tensorSlots). At most 8, of
+// rank at most 4 (ATTNC_MAX_TENSORS, ATTNC_MAX_RANK).
+struct HostTensorArg {
+  const void *data = nullptr;
+  std::size_t elementBytes = 0;
+  std::vector<int64_t> dims;
+};
+
+struct GpuLayout {
+  int64_t numHeads = 0, rows = 0, cols = 0; // rows: query tiles, cols: key tiles
+  int64_t blockQ = 0, blockK = 0;
+  // Row r = h * rows + t: the counts of query tile t of head h, and its tile
+  // indices at [r * cols, r * cols + count) (each row has room for cols).
+  std::vector<int32_t> fullCount, partialCount;
+  std::vector<int32_t> full, partial;
+  double kernelMs = 0; // the launch alone, waited for, measured on the host
+
+  std::vector<int32_t> fullTiles(int64_t h, int64_t t) const;
+  std::vector<int32_t> partialTiles(int64_t h, int64_t t) const;
+};
+
+// A compiled and loaded layout kernel: compiled once (through `cache`, for the
+// GPU's architecture), run for any shape and tile sizes.
+class LayoutKernel {
+public:
+  // source: a whole CUDA translation unit that includes attnc_layout.cuh;
+  // kernelName: its extern "C" wrapper. Throws attn::Error (NVRTC's log, or
+  // "no CUDA driver/GPU found: ..." without a GPU).
+  LayoutKernel(const std::string &source, const std::string &kernelName, KernelCache &cache);
+
+  // Throws attn::Error for sizes below 1 or too many or too large tensors.
+  GpuLayout build(const LayoutShape &shape, int64_t blockQ, int64_t blockK,
+                  const std::vector<HostTensorArg> &tensors) const;
+
+private:
+  Module module_;
+  CUfunction function_;
+};
+
+} // namespace attn

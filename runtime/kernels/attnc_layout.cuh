@@ -1,0 +1,86 @@
+//===- attnc_layout.cuh - The block layout, built on the GPU --------------===//
+//
+// For every (head h, query tile t) the FULL and the PARTIAL key tiles, in
+// ascending order, from a pattern's interval twin (attnc_<p>_classify). The
+// tiles and the classification are those of the CPU builder
+// (compiler/lib/layout/Layout.cpp), so both give identical layouts.
+//
+// One warp per (h, t) row: each lane classifies one key tile of a group of 32,
+// and a ballot gives every lane its slot in the output row, so the writes are
+// coalesced, the order is ascending whatever the scheduling, and the work is
+// O(number of tiles).
+//
+// A generated source instantiates it with a small wrapper:
+//   extern "C" __global__ void attnc_<p>_layout(attnc_layout_args args,
+//                                               attnc_tensors tensors) {
+//     attnc_layout_kernel<attnc_<p>_classify>(args, tensors);
+//   }
+// Device code only and free of the standard library (NVRTC).
+//
+//===----------------------------------------------------------------------===//
+#pragma once
+
+#include "attnc_builtins.cuh"
+
+#define ATTNC_LAYOUT_WARPS_PER_BLOCK 8
+
+/// What the layout kernel is given. Row r = h * rows + t of the outputs holds
+/// query tile t of head h; each row of `full` and `partial` has room for
+/// `cols` tile indices, of which the first full_count[r] (partial_count[r])
+/// are written. The host mirrors this struct (runtime/lib/Layout.cpp).
+struct attnc_layout_args {
+  attnc_shape shape;
+  int64_t block_q, block_k;
+  int64_t rows, cols; // query tiles, key tiles
+  int32_t *full_count;
+  int32_t *partial_count;
+  int32_t *full;
+  int32_t *partial;
+};
+
+typedef attnc_truth (*attnc_classify_fn)(attnc_shape, const attnc_tensors &, int64_t, int64_t,
+                                         int64_t, int64_t, int64_t);
+
+/// Appends the lanes whose `flag` is set to `out` at `count`, in lane order,
+/// and advances `count` on every lane by their number.
+__device__ __forceinline__ void attnc_layout_append(bool flag, int32_t col, int32_t *out,
+                                                    int32_t &count) {
+  unsigned lane = threadIdx.x % 32;
+  unsigned mask = __ballot_sync(0xffffffffu, flag);
+  if (flag)
+    out[count + __popc(mask & ((1u << lane) - 1))] = col;
+  count += __popc(mask);
+}
+
+template <attnc_classify_fn Classify>
+__device__ __forceinline__ void attnc_layout_kernel(const attnc_layout_args &args,
+                                                    const attnc_tensors &tensors) {
+  // Whole warps leave together, so every lane of a live warp takes part in
+  // the ballots.
+  int64_t row = (int64_t)blockIdx.x * ATTNC_LAYOUT_WARPS_PER_BLOCK + threadIdx.x / 32;
+  if (row >= args.shape.H * args.rows)
+    return;
+  int64_t h = row / args.rows, t = row % args.rows;
+  int64_t i_lo = t * args.block_q;
+  int64_t i_hi = attnc_min_i64(args.shape.Nq, i_lo + args.block_q) - 1;
+  int32_t *full = args.full + row * args.cols;
+  int32_t *partial = args.partial + row * args.cols;
+  int32_t full_count = 0, partial_count = 0;
+  for (int64_t base = 0; base < args.cols; base += 32) {
+    int64_t col = base + threadIdx.x % 32;
+    bool is_full = false, is_partial = false;
+    if (col < args.cols) {
+      int64_t j_lo = col * args.block_k;
+      int64_t j_hi = attnc_min_i64(args.shape.Nk, j_lo + args.block_k) - 1;
+      attnc_truth truth = Classify(args.shape, tensors, h, i_lo, i_hi, j_lo, j_hi);
+      is_full = !truth.may_be_false;
+      is_partial = truth.may_be_true && truth.may_be_false;
+    }
+    attnc_layout_append(is_full, (int32_t)col, full, full_count);
+    attnc_layout_append(is_partial, (int32_t)col, partial, partial_count);
+  }
+  if (threadIdx.x % 32 == 0) {
+    args.full_count[row] = full_count;
+    args.partial_count[row] = partial_count;
+  }
+}
