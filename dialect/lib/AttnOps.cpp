@@ -1,5 +1,6 @@
 //===- AttnOps.cpp - Verifiers, builders and folders ----------------------===//
 #include "attnc/Dialect/Attn/AttnOps.h"
+#include "attnc/Dialect/Attn/IntegerMath.h"
 #include "attnc/Dialect/Attn/IntervalMath.h"
 
 #include "mlir/IR/Builders.h"
@@ -68,6 +69,15 @@ OpT lookupInPattern(Operation *op, FlatSymbolRefAttr name) {
   if (!pattern)
     return OpT();
   return dyn_cast_or_null<OpT>(mlir::SymbolTable::lookupSymbolIn(pattern, name.getAttr()));
+}
+
+/// The `attn.tensor_param` that `op` names, or an error on `op`.
+FailureOr<TensorParamOp> lookupTensor(Operation *op, FlatSymbolRefAttr name) {
+  auto tensor = lookupInPattern<TensorParamOp>(op, name);
+  if (!tensor)
+    return op->emitOpError("'") << name.getValue()
+                                << "' is not an 'attn.tensor_param' of the enclosing pattern";
+  return tensor;
 }
 
 } // namespace
@@ -209,10 +219,10 @@ LogicalResult GetParamOp::verify() {
 }
 
 LogicalResult TensorLoadOp::verify() {
-  auto tensor = lookupInPattern<TensorParamOp>(*this, getTensorAttr());
-  if (!tensor)
-    return emitOpError("'") << getTensor()
-                            << "' is not an 'attn.tensor_param' of the enclosing pattern";
+  FailureOr<TensorParamOp> found = lookupTensor(*this, getTensorAttr());
+  if (failed(found))
+    return failure();
+  TensorParamOp tensor = *found;
   if (getIndices().size() != tensor.getRank())
     return emitOpError("tensor '") << getTensor() << "' has " << tensor.getRank()
                                    << " dimensions but " << getIndices().size()
@@ -243,11 +253,7 @@ OpFoldResult FloorModOp::fold(FoldAdaptor adaptor) {
     return IntegerAttr::get(getType(), 0);
   if (!lhs || !rhs || rhs.getInt() == 0)
     return {};
-  int64_t a = lhs.getInt(), b = rhs.getInt();
-  int64_t r = a % b;
-  if (r != 0 && ((r < 0) != (b < 0)))
-    r += b;
-  return IntegerAttr::get(getType(), r);
+  return IntegerAttr::get(getType(), floorMod(lhs.getInt(), rhs.getInt()));
 }
 
 //===----------------------------------------------------------------------===//
@@ -288,10 +294,10 @@ LogicalResult IntRangeOp::verify() {
 }
 
 LogicalResult TensorRangeOp::verify() {
-  auto tensor = lookupInPattern<TensorParamOp>(*this, getTensorAttr());
-  if (!tensor)
-    return emitOpError("'") << getTensor()
-                            << "' is not an 'attn.tensor_param' of the enclosing pattern";
+  FailureOr<TensorParamOp> found = lookupTensor(*this, getTensorAttr());
+  if (failed(found))
+    return failure();
+  TensorParamOp tensor = *found;
   if (!tensor.getElementType().isInteger(32) && !tensor.getElementType().isInteger(64))
     return emitOpError("needs an integer tensor");
   if (getBounds().size() != 2 * tensor.getRank())

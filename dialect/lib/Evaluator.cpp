@@ -1,5 +1,6 @@
 //===- Evaluator.cpp ------------------------------------------------------===//
 #include "attnc/Dialect/Attn/Evaluator.h"
+#include "attnc/Dialect/Attn/IntegerMath.h"
 #include "attnc/Dialect/Attn/IntervalMath.h"
 
 #include "llvm/ADT/TypeSwitch.h"
@@ -10,23 +11,6 @@ using namespace mlir;
 
 namespace attnc::attn {
 namespace {
-
-// i64 arithmetic wraps, as the language defines it.
-int64_t wrap(uint64_t value) { return static_cast<int64_t>(value); }
-
-int64_t floorDiv(int64_t a, int64_t b) {
-  if (b == -1)
-    return wrap(0 - uint64_t(a));
-  int64_t q = a / b;
-  return (a % b != 0 && ((a < 0) != (b < 0))) ? q - 1 : q;
-}
-
-int64_t floorMod(int64_t a, int64_t b) {
-  if (b == -1)
-    return 0;
-  int64_t r = a % b;
-  return (r != 0 && ((r < 0) != (b < 0))) ? r + b : r;
-}
 
 std::optional<bool> compareInts(arith::CmpIPredicate predicate, int64_t a, int64_t b) {
   switch (predicate) {
@@ -240,9 +224,9 @@ FailureOr<Scalar> PatternEvaluator::evalArith(Operation &op,
   auto boolean = [](bool v) { Scalar s; s.b = v; s.i = v; return s; };
   return llvm::TypeSwitch<Operation *, FailureOr<Scalar>>(&op)
       .Case([&](arith::ConstantOp c) { return fromAttr(cast<TypedAttr>(c.getValue())); })
-      .Case([&](arith::AddIOp) { return integer(wrap(uint64_t(get(0).i) + uint64_t(get(1).i))); })
-      .Case([&](arith::SubIOp) { return integer(wrap(uint64_t(get(0).i) - uint64_t(get(1).i))); })
-      .Case([&](arith::MulIOp) { return integer(wrap(uint64_t(get(0).i) * uint64_t(get(1).i))); })
+      .Case([&](arith::AddIOp) { return integer(wrapAdd(get(0).i, get(1).i)); })
+      .Case([&](arith::SubIOp) { return integer(wrapSub(get(0).i, get(1).i)); })
+      .Case([&](arith::MulIOp) { return integer(wrapMul(get(0).i, get(1).i)); })
       .Case([&](arith::FloorDivSIOp d) -> FailureOr<Scalar> {
         if (get(1).i == 0)
           return d.emitOpError("division by zero");
@@ -284,7 +268,7 @@ FailureOr<Scalar> PatternEvaluator::evalArith(Operation &op,
       .Case([&](arith::NegFOp) { return real(-get(0).f); })
       .Case([&](math::AbsIOp) {
         int64_t v = get(0).i;
-        return integer(v < 0 ? wrap(0 - uint64_t(v)) : v);
+        return integer(v < 0 ? wrapNeg(v) : v);
       })
       .Case([&](math::AbsFOp) { return real(std::fabs(get(0).f)); })
       .Case([&](math::ExpOp) { return real(std::exp(get(0).f)); })

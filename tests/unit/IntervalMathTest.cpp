@@ -10,6 +10,7 @@
 namespace {
 
 using namespace attnc::attn::interval;
+using attnc::attn::floorDiv;
 
 constexpr int64_t kLo = -7, kHi = 7;
 

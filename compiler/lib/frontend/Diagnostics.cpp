@@ -103,9 +103,6 @@ void DiagnosticEngine::print(const Diagnostic &diagnostic) {
   printSnippet(range);
 }
 
-namespace {
-
-/// Length of the UTF-8 sequence starting at `s[i]`, or 0 if it is invalid.
 unsigned utf8Length(std::string_view s, size_t i) {
   unsigned char c = s[i];
   unsigned n = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3
@@ -117,6 +114,8 @@ unsigned utf8Length(std::string_view s, size_t i) {
       return 0;
   return n;
 }
+
+namespace {
 
 /// A quotable copy of a source line: valid UTF-8 and tabs kept, control
 /// characters and invalid bytes shown as '?', so that garbage input cannot

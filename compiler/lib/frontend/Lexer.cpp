@@ -1,6 +1,7 @@
 //===- Lexer.cpp ----------------------------------------------------------===//
 #include "attnc/frontend/Lexer.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <cmath>
 #include <cstdlib>
@@ -245,16 +246,7 @@ private:
   }
 
   /// Bytes in the (valid UTF-8) character at `at`, or 1 for a stray byte.
-  size_t characterLength(size_t at) const {
-    unsigned char c = text_[at];
-    size_t n = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 1;
-    if (at + n > text_.size())
-      return 1;
-    for (size_t k = 1; k < n; ++k)
-      if ((static_cast<unsigned char>(text_[at + k]) & 0xC0) != 0x80)
-        return 1;
-    return n;
-  }
+  size_t characterLength(size_t at) const { return std::max(1u, utf8Length(text_, at)); }
 
   /// 'x', '§' (U+00A7) or byte 0xFF.
   std::string describeCharacter(size_t at, size_t length) const {

@@ -1,6 +1,7 @@
 //===- Interpreter.cpp ----------------------------------------------------===//
 #include "attnc/interp/Interpreter.h"
 #include "attnc/Dialect/Attn/AlibiSlope.h"
+#include "attnc/Dialect/Attn/IntegerMath.h"
 #include "attnc/frontend/ASTPrinter.h"
 
 #include <cmath>
@@ -9,6 +10,12 @@
 namespace attnc::interp {
 
 using namespace ast;
+using attn::floorDiv;
+using attn::floorMod;
+using attn::wrapAdd;
+using attn::wrapMul;
+using attn::wrapNeg;
+using attn::wrapSub;
 
 namespace {
 
@@ -21,33 +28,6 @@ std::string formatShape(const std::vector<int64_t> &dims) {
   for (size_t k = 0; k < dims.size(); ++k)
     text += (k ? ", " : "") + std::to_string(dims[k]);
   return text + "]";
-}
-
-// 64-bit integer arithmetic wraps around (two's complement) instead of being
-// undefined: the language promises an answer for every input.
-int64_t wrapAdd(int64_t a, int64_t b) { return static_cast<int64_t>(uint64_t(a) + uint64_t(b)); }
-int64_t wrapSub(int64_t a, int64_t b) { return static_cast<int64_t>(uint64_t(a) - uint64_t(b)); }
-int64_t wrapMul(int64_t a, int64_t b) { return static_cast<int64_t>(uint64_t(a) * uint64_t(b)); }
-int64_t wrapNeg(int64_t a) { return static_cast<int64_t>(0 - uint64_t(a)); }
-
-/// Python's a // b. The caller has ruled out b == 0.
-int64_t floorDiv(int64_t a, int64_t b) {
-  if (b == -1)
-    return wrapNeg(a);
-  int64_t q = a / b;
-  if (a % b != 0 && ((a < 0) != (b < 0)))
-    --q;
-  return q;
-}
-
-/// Python's a % b: the result has the sign of b. The caller has ruled out b == 0.
-int64_t floorMod(int64_t a, int64_t b) {
-  if (b == -1)
-    return 0;
-  int64_t r = a % b;
-  if (r != 0 && ((r < 0) != (b < 0)))
-    r += b;
-  return r;
 }
 
 } // namespace

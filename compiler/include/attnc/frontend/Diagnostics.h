@@ -94,6 +94,10 @@ private:
   std::vector<std::vector<Diagnostic>> pending_;
 };
 
+/// Length of the valid UTF-8 sequence starting at `s[i]`, or 0 if the bytes
+/// there are not one.
+unsigned utf8Length(std::string_view s, size_t i);
+
 /// Edit distance used for "did you mean" hints.
 unsigned editDistance(std::string_view a, std::string_view b);
 

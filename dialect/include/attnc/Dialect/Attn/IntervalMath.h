@@ -8,6 +8,8 @@
 //===----------------------------------------------------------------------===//
 #pragma once
 
+#include "attnc/Dialect/Attn/IntegerMath.h"
+
 #include <cstdint>
 #include <limits>
 
@@ -18,16 +20,6 @@ struct Range {
 };
 
 constexpr Range kFull{std::numeric_limits<int64_t>::min(), std::numeric_limits<int64_t>::max()};
-
-inline int64_t floorDiv(int64_t a, int64_t b) {
-  int64_t q = a / b;
-  return (a % b != 0 && ((a < 0) != (b < 0))) ? q - 1 : q;
-}
-
-inline int64_t floorMod(int64_t a, int64_t b) {
-  int64_t r = a % b;
-  return (r != 0 && ((r < 0) != (b < 0))) ? r + b : r;
-}
 
 /// The smallest interval holding four values (the corners of a product of
 /// two intervals).
