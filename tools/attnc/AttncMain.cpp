@@ -146,6 +146,21 @@ std::optional<Selected> loadSelected() {
   return Selected{std::move(*file), *pattern};
 }
 
+/// The selected pattern in the attn dialect with `values` bound, after the
+/// layout pipeline (specialized, simplified, with interval twins): what the
+/// layout builder and code generation read. Null after reporting a failure.
+attn::PatternOp lowerForLayout(mlir::MLIRContext &context,
+                               mlir::OwningOpRef<mlir::ModuleOp> &module,
+                               const Selected &input, const interp::ParamValues &values) {
+  module = mlirGen(context, input.file.ast, *input.file.source, input.pattern, values);
+  // The values went into MLIRGen, so the pipeline binds nothing more.
+  if (mlir::failed(mlir::verify(*module)) || mlir::failed(runLayoutPipeline(*module, {}))) {
+    fail("internal error: the generated IR or the layout passes failed");
+    return nullptr;
+  }
+  return *module->getBody()->getOps<attn::PatternOp>().begin();
+}
+
 int runCompile() {
   std::optional<Selected> input = loadSelected();
   if (!input)
@@ -166,11 +181,9 @@ int runCompile() {
     module->print(llvm::outs());
     return 0;
   }
-  // Code is generated from the specialized pattern with its twins; the
-  // bindings already went into MLIRGen, so the pipeline binds nothing more.
-  if (mlir::failed(runLayoutPipeline(*module, {})))
-    return fail("internal error: the layout passes failed");
-  auto pattern = *module->getBody()->getOps<attn::PatternOp>().begin();
+  attn::PatternOp pattern = lowerForLayout(context, module, *input, *bound);
+  if (!pattern)
+    return 1;
   if (llvm::Error err = emitCuda(pattern, llvm::outs()))
     return fail(std::move(err));
   return 0;
@@ -369,11 +382,10 @@ int runLayout() {
   if (!bound)
     return 1;
   mlir::MLIRContext context;
-  mlir::OwningOpRef<mlir::ModuleOp> module = mlirGen(
-      context, bound->input.file.ast, *bound->input.file.source, bound->input.pattern);
-  if (mlir::failed(runLayoutPipeline(*module, defines)))
-    return fail("internal error: the layout passes failed");
-  auto pattern = *module->getBody()->getOps<attn::PatternOp>().begin();
+  mlir::OwningOpRef<mlir::ModuleOp> module;
+  attn::PatternOp pattern = lowerForLayout(context, module, bound->input, bound->values);
+  if (!pattern)
+    return 1;
   attn::Sizes sizes{numHeads, seqQ, keys, headDim};
   attn::PatternEvaluator twins(pattern, sizes, irTensors(*bound, context));
   auto result = layout::buildLayout(twins, &*bound->interp, sizes, {blockQ, blockK, exact});

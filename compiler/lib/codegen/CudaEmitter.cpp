@@ -77,8 +77,13 @@ struct ElementFunction {
   Region *body;
 };
 
+/// attnc_<pattern>_: the prefix of every generated name.
+std::string functionPrefix(attn::PatternOp pattern) {
+  return "attnc_" + pattern.getSymName().str() + "_";
+}
+
 std::vector<ElementFunction> elementFunctions(attn::PatternOp pattern) {
-  std::string prefix = "attnc_" + pattern.getSymName().str() + "_";
+  std::string prefix = functionPrefix(pattern);
   std::vector<ElementFunction> functions;
   for (Operation &op : pattern.getBodyBlock()) {
     std::optional<std::string> suffix =
@@ -322,7 +327,7 @@ std::string dispatchBody(const std::vector<std::string> &sets,
 /// head h over a tile; the batch range is [0, 0], as the CPU layout builder
 /// uses it).
 void printEntryPoints(attn::PatternOp pattern, llvm::raw_ostream &os) {
-  std::string prefix = "attnc_" + pattern.getSymName().str() + "_";
+  std::string prefix = functionPrefix(pattern);
   std::vector<std::string> sets = headSets(pattern);
   auto setName = [](const std::string &set) { return set == "attend" ? set : "set_" + set; };
   os << fmt::format("__device__ __forceinline__ bool {}attends({}, int64_t b, int64_t h, "
@@ -395,7 +400,7 @@ llvm::Expected<LayoutKernelSource> emitLayoutKernelSource(attn::PatternOp patter
   llvm::raw_string_ostream os(kernel.source);
   if (llvm::Error err = emitCuda(pattern, os))
     return err;
-  std::string prefix = "attnc_" + pattern.getSymName().str() + "_";
+  std::string prefix = functionPrefix(pattern);
   kernel.kernelName = prefix + "layout";
   os << fmt::format("\n#include \"{}\"\n\n"
                     "extern \"C\" __global__ void {}(attnc_layout_args args, "
