@@ -140,8 +140,10 @@ PatternEvaluator::evalRange(Operation &op, const llvm::DenseMap<Value, Scalar> &
     Range b{values.lookup(cmp.getBlo()).i, values.lookup(cmp.getBhi()).i};
     Truth t = applyCmpFn(cmp.getPredicate(), a, b);
     Scalar mayBeTrue, mayBeFalse;
-    mayBeTrue.b = mayBeTrue.i = t.mayBeTrue;
-    mayBeFalse.b = mayBeFalse.i = t.mayBeFalse;
+    mayBeTrue.b = t.mayBeTrue;
+    mayBeTrue.i = t.mayBeTrue;
+    mayBeFalse.b = t.mayBeFalse;
+    mayBeFalse.i = t.mayBeFalse;
     return std::make_pair(mayBeTrue, mayBeFalse);
   }
   auto range = cast<TensorRangeOp>(op);
@@ -311,31 +313,52 @@ FailureOr<bool> PatternEvaluator::attends(int64_t b, int64_t h, int64_t i, int64
   return result->b;
 }
 
+FailureOr<PatternEvaluator::HeadTwin> PatternEvaluator::twinOf(int64_t h) {
+  if (pattern_.getUnique<CausalOp>())
+    return pattern_.emitOpError("still holds attn.causal; run attn-make-causal-explicit");
+  Region *set = nullptr;
+  FlatSymbolRefAttr name;
+  if (HeadsOp heads = pattern_.getUnique<HeadsOp>()) {
+    name = cast<FlatSymbolRefAttr>(heads.getSets()[h % heads.getSets().size()]);
+    set = &cast<SetOp>(mlir::SymbolTable::lookupSymbolIn(pattern_, name.getAttr())).getBody();
+  } else if (AttendOp attend = pattern_.getUnique<AttendOp>()) {
+    set = &attend.getBody();
+  } else {
+    return HeadTwin{}; // every key
+  }
+  HeadTwin result;
+  for (BoundsOp bounds : pattern_.getBodyBlock().getOps<BoundsOp>())
+    if (bounds.getOfAttr() == name)
+      result.twin = bounds;
+  if (!result.twin)
+    return pattern_.emitOpError("has no interval twin; run attn-interval-twin");
+  // Arguments 1 (h) of the set, 2 and 3 (h_lo, h_hi) of the twin.
+  Block &twinBlock = result.twin.getBodyBlock();
+  result.perHead = !set->getArgument(1).use_empty() || !twinBlock.getArgument(2).use_empty() ||
+                   !twinBlock.getArgument(3).use_empty();
+  return result;
+}
+
 FailureOr<std::pair<bool, bool>> PatternEvaluator::classify(int64_t h, int64_t iLo,
                                                            int64_t iHi, int64_t jLo,
                                                            int64_t jHi) {
-  if (pattern_.getUnique<CausalOp>())
-    return pattern_.emitOpError("still holds attn.causal; run attn-make-causal-explicit");
-  BoundsOp twin;
-  if (HeadsOp heads = pattern_.getUnique<HeadsOp>()) {
-    Attribute name = heads.getSets()[h % heads.getSets().size()];
-    for (BoundsOp bounds : pattern_.getBodyBlock().getOps<BoundsOp>())
-      if (bounds.getOfAttr() == name)
-        twin = bounds;
-  } else if (pattern_.getUnique<AttendOp>()) {
-    for (BoundsOp bounds : pattern_.getBodyBlock().getOps<BoundsOp>())
-      if (!bounds.getOfAttr())
-        twin = bounds;
-  } else {
+  FailureOr<HeadTwin> twin = twinOf(h);
+  if (failed(twin))
+    return failure();
+  return classify(*twin, h, iLo, iHi, jLo, jHi);
+}
+
+FailureOr<std::pair<bool, bool>> PatternEvaluator::classify(const HeadTwin &twin, int64_t h,
+                                                           int64_t iLo, int64_t iHi,
+                                                           int64_t jLo, int64_t jHi) {
+  if (!twin.twin)
     return std::make_pair(true, false); // every key
-  }
-  if (!twin)
-    return pattern_.emitOpError("has no interval twin; run attn-interval-twin");
   Scalar args[2 * kNumIndexArgs];
   int64_t bounds[2 * kNumIndexArgs] = {0, 0, h, h, iLo, iHi, jLo, jHi};
   for (unsigned k = 0; k < 2 * kNumIndexArgs; ++k)
     args[k].i = bounds[k];
-  FailureOr<SmallVector<Scalar>> results = run(twin.getBody(), args);
+  BoundsOp op = twin.twin;
+  FailureOr<SmallVector<Scalar>> results = run(op.getBody(), args);
   if (failed(results))
     return failure();
   return std::make_pair((*results)[0].b, (*results)[1].b);

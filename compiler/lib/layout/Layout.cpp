@@ -5,6 +5,8 @@
 
 #include <fmt/format.h>
 
+#include <map>
+
 namespace attnc::layout {
 namespace {
 
@@ -20,6 +22,31 @@ TileKind refine(const interp::Interpreter &oracle, int64_t h, int64_t iLo, int64
     for (int64_t j = jLo; j <= jHi && !(anyIn && anyOut); ++j)
       (oracle.attends(0, h, i, j) ? anyIn : anyOut) = true;
   return anyIn && anyOut ? TileKind::Partial : anyIn ? TileKind::Full : TileKind::Empty;
+}
+
+/// Fills `layout.tiles[h]` from the twin, refined pair by pair if asked.
+llvm::Error classifyHead(attn::PatternEvaluator &twins, const attn::PatternEvaluator::HeadTwin &twin,
+                         const interp::Interpreter *oracle, const LayoutOptions &options, int64_t h,
+                         Layout &layout) {
+  for (int64_t row = 0; row < layout.rows; ++row) {
+    int64_t iLo = row * options.blockQ;
+    int64_t iHi = std::min(layout.seqQ, iLo + options.blockQ) - 1;
+    for (int64_t col = 0; col < layout.cols; ++col) {
+      int64_t jLo = col * options.blockK;
+      int64_t jHi = std::min(layout.seqK, jLo + options.blockK) - 1;
+      auto answer = twins.classify(twin, h, iLo, iHi, jLo, jHi);
+      if (mlir::failed(answer))
+        return error("cannot evaluate the interval twin (see the diagnostic above)");
+      auto [mayBeTrue, mayBeFalse] = *answer;
+      TileKind kind = !mayBeFalse ? TileKind::Full
+                      : !mayBeTrue ? TileKind::Empty
+                                   : TileKind::Partial;
+      if (kind == TileKind::Partial && options.exact)
+        kind = refine(*oracle, h, iLo, iHi, jLo, jHi);
+      layout.tiles[h][row * layout.cols + col] = kind;
+    }
+  }
+  return llvm::Error::success();
 }
 
 } // namespace
@@ -59,25 +86,21 @@ llvm::Expected<Layout> buildLayout(attn::PatternEvaluator &twins,
   layout.rows = (sizes.seqQ + options.blockQ - 1) / options.blockQ;
   layout.cols = (sizes.seqK + options.blockK - 1) / options.blockK;
   layout.tiles.assign(sizes.numHeads, std::vector<TileKind>(layout.rows * layout.cols));
+  // Heads whose set and twin do not read h share one classification.
+  std::map<mlir::Operation *, int64_t> firstHeadOfTwin;
   for (int64_t h = 0; h < sizes.numHeads; ++h) {
-    for (int64_t row = 0; row < layout.rows; ++row) {
-      int64_t iLo = row * options.blockQ;
-      int64_t iHi = std::min(sizes.seqQ, iLo + options.blockQ) - 1;
-      for (int64_t col = 0; col < layout.cols; ++col) {
-        int64_t jLo = col * options.blockK;
-        int64_t jHi = std::min(sizes.seqK, jLo + options.blockK) - 1;
-        auto twin = twins.classify(h, iLo, iHi, jLo, jHi);
-        if (mlir::failed(twin))
-          return error("cannot evaluate the interval twin (see the diagnostic above)");
-        auto [mayBeTrue, mayBeFalse] = *twin;
-        TileKind kind = !mayBeFalse ? TileKind::Full
-                        : !mayBeTrue ? TileKind::Empty
-                                     : TileKind::Partial;
-        if (kind == TileKind::Partial && options.exact)
-          kind = refine(*oracle, h, iLo, iHi, jLo, jHi);
-        layout.tiles[h][row * layout.cols + col] = kind;
+    auto twin = twins.twinOf(h);
+    if (mlir::failed(twin))
+      return error("cannot find the interval twin (see the diagnostic above)");
+    if (!twin->perHead) {
+      auto [first, inserted] = firstHeadOfTwin.emplace(twin->twin.getOperation(), h);
+      if (!inserted) {
+        layout.tiles[h] = layout.tiles[first->second];
+        continue;
       }
     }
+    if (llvm::Error err = classifyHead(twins, *twin, oracle, options, h, layout))
+      return err;
   }
   return layout;
 }

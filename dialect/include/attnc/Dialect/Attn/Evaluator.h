@@ -46,10 +46,21 @@ public:
   mlir::FailureOr<float> score(float s, int64_t b, int64_t h, int64_t i, int64_t j);
   mlir::FailureOr<float> scale();
 
+  /// The interval twin that classifies head h's tiles (null when every key is
+  /// attended), and whether its answers may differ from head to head.
+  struct HeadTwin {
+    BoundsOp twin;
+    bool perHead = false;
+  };
+  mlir::FailureOr<HeadTwin> twinOf(int64_t h);
+
   /// The interval twin of head h's set over a tile of queries [iLo, iHi] and
   /// keys [jLo, jHi]: (may be true, may be false). Needs attn-interval-twin.
   mlir::FailureOr<std::pair<bool, bool>> classify(int64_t h, int64_t iLo, int64_t iHi,
                                                   int64_t jLo, int64_t jHi);
+  /// The same with the twin already looked up (for loops over tiles).
+  mlir::FailureOr<std::pair<bool, bool>> classify(const HeadTwin &twin, int64_t h, int64_t iLo,
+                                                  int64_t iHi, int64_t jLo, int64_t jHi);
 
   /// Evaluates a single-block region of the pattern; returns what it yields.
   mlir::FailureOr<llvm::SmallVector<Scalar>> run(mlir::Region &region,
