@@ -19,6 +19,8 @@
 // may include both.
 typedef signed int int32_t;
 typedef signed long long int64_t;
+typedef unsigned short uint16_t;
+typedef unsigned int uint32_t;
 typedef unsigned long long uint64_t;
 #else
 #include <stdint.h>
@@ -111,7 +113,7 @@ __device__ __forceinline__ double attnc_alibi_slope_power_of_two(int64_t n, int6
 }
 
 // Outside 0 <= h < H <= 2^30 the CPU reports an error; here the slope is 0.
-__device__ __forceinline__ float attnc_alibi_slope(int64_t h, int64_t n) {
+__device__ __noinline__ __attribute__((const)) float attnc_alibi_slope(int64_t h, int64_t n) {
   if (n < 1 || n > (1LL << 30) || h < 0 || h >= n)
     return 0.0f;
   if ((n & (n - 1)) == 0)

@@ -30,6 +30,7 @@
 /// are written. The host mirrors this struct (runtime/lib/Layout.cpp).
 struct attnc_layout_args {
   attnc_shape shape;
+  int64_t b_hi; // the batch indices are [0, b_hi]
   int64_t block_q, block_k;
   int64_t rows, cols; // query tiles, key tiles
   int32_t *full_count;
@@ -39,7 +40,7 @@ struct attnc_layout_args {
 };
 
 typedef attnc_truth (*attnc_classify_fn)(attnc_shape, const attnc_tensors &, int64_t, int64_t,
-                                         int64_t, int64_t, int64_t);
+                                         int64_t, int64_t, int64_t, int64_t);
 
 /// Appends the lanes whose `flag` is set to `out` at `count`, in lane order,
 /// and advances `count` on every lane by their number.
@@ -72,7 +73,7 @@ __device__ __forceinline__ void attnc_layout_kernel(const attnc_layout_args &arg
     if (col < args.cols) {
       int64_t j_lo = col * args.block_k;
       int64_t j_hi = attnc_min_i64(args.shape.Nk, j_lo + args.block_k) - 1;
-      attnc_truth truth = Classify(args.shape, tensors, h, i_lo, i_hi, j_lo, j_hi);
+      attnc_truth truth = Classify(args.shape, tensors, args.b_hi, h, i_lo, i_hi, j_lo, j_hi);
       is_full = !truth.may_be_false;
       is_partial = truth.may_be_true && truth.may_be_false;
     }

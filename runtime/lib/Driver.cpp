@@ -48,6 +48,13 @@ DriverApi resolveApi(void *library) {
   resolve(library, api.cuMemcpyHtoD, "cuMemcpyHtoD_v2");
   resolve(library, api.cuMemcpyDtoH, "cuMemcpyDtoH_v2");
   resolve(library, api.cuMemsetD8, "cuMemsetD8_v2");
+  resolve(library, api.cuMemsetD32Async, "cuMemsetD32Async");
+  resolve(library, api.cuFuncSetAttribute, "cuFuncSetAttribute");
+  resolve(library, api.cuEventCreate, "cuEventCreate");
+  resolve(library, api.cuEventDestroy, "cuEventDestroy_v2");
+  resolve(library, api.cuEventRecord, "cuEventRecord");
+  resolve(library, api.cuEventSynchronize, "cuEventSynchronize");
+  resolve(library, api.cuEventElapsedTime, "cuEventElapsedTime_v2");
   resolve(library, api.cuGetErrorString, "cuGetErrorString");
   return api;
 }

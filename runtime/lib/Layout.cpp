@@ -3,39 +3,29 @@
 #include "attn/Error.h"
 #include "attn/Kernels.h"
 
+#include "DeviceArgs.h"
+
+#include <algorithm>
 #include <chrono>
 #include <memory>
 
 namespace attn {
 namespace {
 
-// Host mirrors of the kernel's by-value arguments (attnc_builtins.cuh,
-// attnc_layout.cuh): the launch copies their bytes, so the layouts must match.
-constexpr std::size_t kMaxTensors = 8; // ATTNC_MAX_TENSORS
-constexpr std::size_t kMaxRank = 4;    // ATTNC_MAX_RANK
+using detail::ceilDiv;
+using detail::DeviceShape;
+using detail::DeviceTensors;
+
 constexpr unsigned kWarpsPerBlock = 8; // ATTNC_LAYOUT_WARPS_PER_BLOCK
 
-struct DeviceShape {
-  int64_t H, Nq, Nk, D;
-};
-
-struct DeviceTensor {
-  CUdeviceptr data;
-  int64_t dims[kMaxRank];
-};
-
-struct DeviceTensors {
-  DeviceTensor t[kMaxTensors];
-};
-
+// Mirrors attnc_layout_args (attnc_layout.cuh).
 struct LayoutArgs {
   DeviceShape shape;
-  int64_t blockQ, blockK, rows, cols;
+  int64_t batchHi, blockQ, blockK, rows, cols;
   CUdeviceptr fullCount, partialCount, full, partial;
 };
 
-static_assert(sizeof(DeviceTensors) == kMaxTensors * (8 + 8 * kMaxRank));
-static_assert(sizeof(LayoutArgs) == 4 * 8 + 4 * 8 + 4 * 8);
+static_assert(sizeof(LayoutArgs) == 4 * 8 + 5 * 8 + 4 * 8);
 
 std::string compileForDevice(const std::string &source, KernelCache &cache) {
   CompileRequest request;
@@ -46,28 +36,20 @@ std::string compileForDevice(const std::string &source, KernelCache &cache) {
   return cache.get(request).bytes;
 }
 
-int64_t ceilDiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
-
-/// Copies the tensors to the device; `buffers` keeps them alive for the launch.
-DeviceTensors uploadTensors(const std::vector<HostTensorArg> &tensors,
-                            std::vector<std::unique_ptr<DeviceBuffer>> &buffers) {
-  if (tensors.size() > kMaxTensors)
-    throw Error("a layout kernel takes at most " + std::to_string(kMaxTensors) + " tensors");
-  DeviceTensors device{};
-  for (std::size_t k = 0; k < tensors.size(); ++k) {
-    const HostTensorArg &tensor = tensors[k];
-    if (tensor.dims.size() > kMaxRank)
-      throw Error("a tensor of a layout kernel has rank at most " + std::to_string(kMaxRank));
+/// Copies host tensors to the device; `buffers` keeps them alive.
+std::vector<DeviceTensorArg> uploadTensors(const std::vector<HostTensorArg> &tensors,
+                                           std::vector<std::unique_ptr<DeviceBuffer>> &buffers) {
+  std::vector<DeviceTensorArg> device;
+  for (const HostTensorArg &tensor : tensors) {
     std::size_t bytes = tensor.elementBytes;
-    for (std::size_t d = 0; d < tensor.dims.size(); ++d) {
-      bytes *= static_cast<std::size_t>(tensor.dims[d]);
-      device.t[k].dims[d] = tensor.dims[d];
-    }
+    for (int64_t dim : tensor.dims)
+      bytes *= static_cast<std::size_t>(dim);
+    device.push_back({0, tensor.dims});
     if (bytes == 0) // an empty tensor is never read: a null pointer serves
       continue;
     buffers.push_back(std::make_unique<DeviceBuffer>(bytes));
     buffers.back()->upload(tensor.data);
-    device.t[k].data = buffers.back()->pointer();
+    device.back().data = buffers.back()->pointer();
   }
   return device;
 }
@@ -86,6 +68,24 @@ std::vector<int32_t> tilesOf(const std::vector<int32_t> &tiles, const std::vecto
 
 } // namespace
 
+namespace detail {
+
+DeviceTensors describeTensors(const std::vector<DeviceTensorArg> &tensors) {
+  if (tensors.size() > kMaxTensors)
+    throw Error("a pattern takes at most " + std::to_string(kMaxTensors) + " tensors");
+  DeviceTensors device{};
+  for (std::size_t k = 0; k < tensors.size(); ++k) {
+    if (tensors[k].dims.size() > kMaxRank)
+      throw Error("a pattern tensor has rank at most " + std::to_string(kMaxRank));
+    device.t[k].data = tensors[k].data;
+    for (std::size_t d = 0; d < tensors[k].dims.size(); ++d)
+      device.t[k].dims[d] = tensors[k].dims[d];
+  }
+  return device;
+}
+
+} // namespace detail
+
 std::vector<int32_t> GpuLayout::fullTiles(int64_t h, int64_t t) const {
   return tilesOf(full, fullCount, h * rows + t, cols);
 }
@@ -96,13 +96,20 @@ std::vector<int32_t> GpuLayout::partialTiles(int64_t h, int64_t t) const {
 
 LayoutKernel::LayoutKernel(const std::string &source, const std::string &kernelName,
                            KernelCache &cache)
-    : module_(compileForDevice(source, cache)), function_(module_.function(kernelName.c_str())) {}
+    : LayoutKernel(std::make_shared<const Module>(compileForDevice(source, cache)), kernelName) {}
 
-GpuLayout LayoutKernel::build(const LayoutShape &shape, int64_t blockQ, int64_t blockK,
-                              const std::vector<HostTensorArg> &tensors) const {
-  if (blockQ < 1 || blockK < 1 || shape.numHeads < 1 || shape.seqQ < 1 || shape.seqK < 1)
-    throw Error("layout sizes, heads and tile sizes must be at least 1");
-  GpuLayout layout;
+LayoutKernel::LayoutKernel(std::shared_ptr<const Module> module, const std::string &kernelName)
+    : module_(std::move(module)), function_(module_->function(kernelName.c_str())) {}
+
+DeviceLayout LayoutKernel::buildOnDevice(const LayoutShape &shape, int64_t blockQ,
+                                         int64_t blockK,
+                                         const std::vector<DeviceTensorArg> &tensors,
+                                         CUstream stream) const {
+  if (blockQ < 1 || blockK < 1 || shape.numHeads < 1 || shape.seqQ < 1 || shape.seqK < 1 ||
+      shape.batch < 1)
+    throw Error("layout sizes, heads, batch and tile sizes must be at least 1");
+  DeviceTensors deviceTensors = detail::describeTensors(tensors);
+  DeviceLayout layout;
   layout.numHeads = shape.numHeads;
   layout.rows = ceilDiv(shape.seqQ, blockQ);
   layout.cols = ceilDiv(shape.seqK, blockK);
@@ -110,36 +117,61 @@ GpuLayout LayoutKernel::build(const LayoutShape &shape, int64_t blockQ, int64_t 
   layout.blockK = blockK;
   std::size_t rowCount = static_cast<std::size_t>(shape.numHeads * layout.rows);
   std::size_t tileCount = rowCount * static_cast<std::size_t>(layout.cols);
-  DeviceBuffer fullCount(rowCount * sizeof(int32_t)), partialCount(rowCount * sizeof(int32_t));
-  DeviceBuffer full(tileCount * sizeof(int32_t)), partial(tileCount * sizeof(int32_t));
-  // Slots past a row's count are never written: zero them so that the
-  // downloaded lists are deterministic as a whole.
-  full.fillBytes(0);
-  partial.fillBytes(0);
-
-  std::vector<std::unique_ptr<DeviceBuffer>> tensorBuffers;
-  DeviceTensors deviceTensors = uploadTensors(tensors, tensorBuffers);
+  layout.fullCount = std::make_shared<DeviceBuffer>(rowCount * sizeof(int32_t));
+  layout.partialCount = std::make_shared<DeviceBuffer>(rowCount * sizeof(int32_t));
+  layout.full = std::make_shared<DeviceBuffer>(tileCount * sizeof(int32_t));
+  layout.partial = std::make_shared<DeviceBuffer>(tileCount * sizeof(int32_t));
   LayoutArgs args{{shape.numHeads, shape.seqQ, shape.seqK, shape.headDim},
+                  shape.batch - 1,
                   blockQ,
                   blockK,
                   layout.rows,
                   layout.cols,
-                  fullCount.pointer(),
-                  partialCount.pointer(),
-                  full.pointer(),
-                  partial.pointer()};
+                  layout.fullCount->pointer(),
+                  layout.partialCount->pointer(),
+                  layout.full->pointer(),
+                  layout.partial->pointer()};
   void *params[] = {&args, &deviceTensors};
   Dim3 grid{static_cast<unsigned>(ceilDiv(static_cast<int64_t>(rowCount), kWarpsPerBlock))};
   Dim3 block{32 * kWarpsPerBlock};
-  auto start = std::chrono::steady_clock::now();
-  launchAndWait(function_, grid, block, params);
-  layout.kernelMs =
-      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+  launch(function_, grid, block, params, 0, stream);
+  return layout;
+}
 
-  layout.fullCount = download(fullCount);
-  layout.partialCount = download(partialCount);
-  layout.full = download(full);
-  layout.partial = download(partial);
+GpuLayout DeviceLayout::download() const {
+  GpuLayout host;
+  host.numHeads = numHeads;
+  host.rows = rows;
+  host.cols = cols;
+  host.blockQ = blockQ;
+  host.blockK = blockK;
+  check(driver().cuCtxSynchronize(), "cuCtxSynchronize");
+  host.fullCount = attn::download(*fullCount);
+  host.partialCount = attn::download(*partialCount);
+  host.full = attn::download(*full);
+  host.partial = attn::download(*partial);
+  // Slots past a row's count are never written: clear them so that the
+  // downloaded lists are deterministic as a whole.
+  for (int64_t row = 0; row < numHeads * rows; ++row) {
+    std::fill(host.full.begin() + row * cols + host.fullCount[row],
+              host.full.begin() + (row + 1) * cols, 0);
+    std::fill(host.partial.begin() + row * cols + host.partialCount[row],
+              host.partial.begin() + (row + 1) * cols, 0);
+  }
+  return host;
+}
+
+GpuLayout LayoutKernel::build(const LayoutShape &shape, int64_t blockQ, int64_t blockK,
+                              const std::vector<HostTensorArg> &tensors) const {
+  std::vector<std::unique_ptr<DeviceBuffer>> tensorBuffers;
+  std::vector<DeviceTensorArg> deviceTensors = uploadTensors(tensors, tensorBuffers);
+  auto start = std::chrono::steady_clock::now();
+  DeviceLayout device = buildOnDevice(shape, blockQ, blockK, deviceTensors, nullptr);
+  check(driver().cuStreamSynchronize(nullptr), "cuStreamSynchronize");
+  double kernelMs =
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+  GpuLayout layout = device.download();
+  layout.kernelMs = kernelMs;
   return layout;
 }
 

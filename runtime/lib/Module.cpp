@@ -35,13 +35,40 @@ void DeviceBuffer::fillBytes(unsigned char value) {
   check(driver().cuMemsetD8(pointer_, value, bytes_), "cuMemsetD8");
 }
 
+void launch(CUfunction function, Dim3 grid, Dim3 block, void **params, unsigned sharedBytes,
+            CUstream stream) {
+  check(driver().cuLaunchKernel(function, grid.x, grid.y, grid.z, block.x, block.y, block.z,
+                                sharedBytes, stream, params, nullptr),
+        "cuLaunchKernel");
+}
+
 void launchAndWait(CUfunction function, Dim3 grid, Dim3 block, void **params,
                    unsigned sharedBytes) {
+  launch(function, grid, block, params, sharedBytes, nullptr);
+  check(driver().cuStreamSynchronize(nullptr), "cuStreamSynchronize");
+}
+
+EventTimer::EventTimer() {
+  check(driver().cuEventCreate(&start_, 0), "cuEventCreate");
+  check(driver().cuEventCreate(&end_, 0), "cuEventCreate");
+}
+
+EventTimer::~EventTimer() {
+  driver().cuEventDestroy(start_);
+  driver().cuEventDestroy(end_);
+}
+
+void EventTimer::start(CUstream stream) {
+  check(driver().cuEventRecord(start_, stream), "cuEventRecord");
+}
+
+float EventTimer::stop(CUstream stream) {
   const DriverApi &api = driver();
-  check(api.cuLaunchKernel(function, grid.x, grid.y, grid.z, block.x, block.y,
-                           block.z, sharedBytes, nullptr, params, nullptr),
-        "cuLaunchKernel");
-  check(api.cuStreamSynchronize(nullptr), "cuStreamSynchronize");
+  check(api.cuEventRecord(end_, stream), "cuEventRecord");
+  check(api.cuEventSynchronize(end_), "cuEventSynchronize");
+  float ms = 0;
+  check(api.cuEventElapsedTime(&ms, start_, end_), "cuEventElapsedTime");
+  return ms;
 }
 
 } // namespace attn

@@ -1,5 +1,7 @@
 # lit configuration for attnc's compiler-stage tests.
 import os
+import subprocess
+import sys
 import lit.formats
 
 config.name = "attnc"
@@ -21,5 +23,14 @@ config.substitutions.append(("%attnc", os.path.join(config.attnc_bin_dir, "attnc
 config.substitutions.append(("%patterns", os.path.join(config.attnc_source_dir, "patterns")))
 config.substitutions.append(("FileCheck", os.path.join(config.llvm_tools_dir, "FileCheck")))
 config.substitutions.append(("%not", os.path.join(config.llvm_tools_dir, "not")))
+config.substitutions.append(("%python", sys.executable))
 # Diagnostics must not carry terminal colors in tests.
 config.environment["TERM"] = "dumb"
+
+# `REQUIRES: gpu` / `UNSUPPORTED: gpu`: what `attnc run` does depends on
+# whether this machine has a GPU.
+try:
+    if subprocess.run(["nvidia-smi", "-L"], capture_output=True).returncode == 0:
+        config.available_features.add("gpu")
+except OSError:
+    pass

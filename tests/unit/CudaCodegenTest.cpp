@@ -56,7 +56,7 @@ std::string probeKernel(const std::string &pattern, const std::string &source) {
       "float *out) {\n"
       "  int64_t h = threadIdx.x, i = blockIdx.x, j = blockIdx.y;\n"
       "  out[0] = " + prefix + "attends(shape, tensors, 0, h, i, j);\n"
-      "  attnc_truth t = " + prefix + "classify(shape, tensors, h, i, i + 63, j, j + 63);\n"
+      "  attnc_truth t = " + prefix + "classify(shape, tensors, 0, h, i, i + 63, j, j + 63);\n"
       "  out[1] = t.may_be_true + 2 * t.may_be_false;\n";
   auto callIfPresent = [&](const std::string &name, const std::string &args) {
     if (source.find(prefix + name + "(") != std::string::npos)

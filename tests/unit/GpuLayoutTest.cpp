@@ -8,6 +8,7 @@
 // with NVRTC and the GPU tests skip.
 //
 //===----------------------------------------------------------------------===//
+#include "GpuTestSupport.h"
 #include "PatternCorpus.h"
 
 #include "attnc/codegen/CudaEmitter.h"
@@ -29,20 +30,13 @@
 namespace attnc {
 namespace {
 
-#define SKIP_WITHOUT_GPU()                                                     \
-  try {                                                                        \
-    ::attn::deviceInfo();                                                        \
-  } catch (const ::attn::Error &error) {                                         \
-    GTEST_SKIP() << error.what();                                              \
-  }
-
 /// One pattern after the layout pipeline, with its layout kernel.
 struct LoweredPattern {
   const CheckedFile *file;
   const ast::Pattern *pattern;
   std::vector<std::string> defines;
   mlir::OwningOpRef<mlir::ModuleOp> module;
-  LayoutKernelSource kernel;
+  KernelSource kernel;
 
   attn::PatternOp op() { return *module->getBody()->getOps<attn::PatternOp>().begin(); }
 };
@@ -51,7 +45,7 @@ void lower(mlir::MLIRContext &context, LoweredPattern &lowered) {
   lowered.module = mlirGen(context, lowered.file->ast, *lowered.file->source, lowered.pattern);
   ASSERT_TRUE(mlir::succeeded(runLayoutPipeline(*lowered.module, lowered.defines)))
       << lowered.pattern->name;
-  auto kernel = emitLayoutKernelSource(lowered.op());
+  auto kernel = emitKernelSource(lowered.op());
   ASSERT_TRUE(static_cast<bool>(kernel))
       << lowered.pattern->name << ": " << llvm::toString(kernel.takeError());
   lowered.kernel = std::move(*kernel);
@@ -78,36 +72,6 @@ std::vector<::attn::HostTensorArg> tensorArgs(const test::Tensors &tensors,
     args.push_back({tensor.data, tensor.elementType.getIntOrFloatBitWidth() / 8u, tensor.shape});
   }
   return args;
-}
-
-/// The key tiles of one row of the CPU layout that are of `kind`, ascending.
-std::vector<int32_t> cpuTiles(const layout::Layout &cpu, int64_t h, int64_t row,
-                              layout::TileKind kind) {
-  std::vector<int32_t> tiles;
-  for (int64_t col = 0; col < cpu.cols; ++col)
-    if (cpu.at(h, row, col) == kind)
-      tiles.push_back(static_cast<int32_t>(col));
-  return tiles;
-}
-
-/// The number of rows where the GPU layout differs from the CPU one (the
-/// first few are reported).
-int64_t countMismatches(const layout::Layout &cpu, const ::attn::GpuLayout &gpu,
-                        const std::string &where) {
-  EXPECT_EQ(gpu.rows, cpu.rows) << where;
-  EXPECT_EQ(gpu.cols, cpu.cols) << where;
-  if (gpu.rows != cpu.rows || gpu.cols != cpu.cols)
-    return 1;
-  int64_t mismatches = 0;
-  for (int64_t h = 0; h < cpu.numHeads; ++h)
-    for (int64_t row = 0; row < cpu.rows; ++row) {
-      bool same = gpu.fullTiles(h, row) == cpuTiles(cpu, h, row, layout::TileKind::Full) &&
-                  gpu.partialTiles(h, row) == cpuTiles(cpu, h, row, layout::TileKind::Partial);
-      if (!same && ++mismatches <= 5)
-        ADD_FAILURE() << where << ": head " << h << ", query tile " << row
-                      << " differs from the CPU layout";
-    }
-  return mismatches;
 }
 
 struct Shape {
@@ -144,7 +108,7 @@ int64_t compareOnShape(LoweredPattern &lowered, const ::attn::LayoutKernel &kern
                       " Nq=" + std::to_string(shape.seqQ) + " Nk=" + std::to_string(shape.seqK) +
                       " tiles " + std::to_string(shape.blockQ) + "x" +
                       std::to_string(shape.blockK);
-  return countMismatches(*cpu, gpu, where);
+  return test::countLayoutMismatches(*cpu, gpu, where);
 }
 
 // Needs no GPU: the generated kernels are valid CUDA for the architectures
@@ -162,7 +126,7 @@ TEST(GpuLayout, EveryLayoutKernelCompilesWithNvrtc) {
     request.kind = ::attn::BinaryKind::Ptx;
     ::attn::Binary ptx;
     ASSERT_NO_THROW(ptx = ::attn::compileWithNvrtc(request)) << lowered.pattern->name;
-    EXPECT_NE(ptx.bytes.find(lowered.kernel.kernelName), std::string::npos)
+    EXPECT_NE(ptx.bytes.find(lowered.kernel.layoutKernel), std::string::npos)
         << lowered.pattern->name;
   }
 }
@@ -176,7 +140,7 @@ TEST(GpuLayout, MatchesTheCpuLayoutTileByTile) {
   std::mt19937 rng(4711);
   int64_t cases = 0, mismatches = 0;
   for (LoweredPattern &lowered : patterns) {
-    ::attn::LayoutKernel kernel(lowered.kernel.source, lowered.kernel.kernelName, cache);
+    ::attn::LayoutKernel kernel(lowered.kernel.source, lowered.kernel.layoutKernel, cache);
     for (const Shape &shape : kShapes) {
       mismatches += compareOnShape(lowered, kernel, shape, rng);
       ++cases;
@@ -200,7 +164,7 @@ TEST(GpuLayout, ReportsTheBuildTimeOfALongStridedLayout) {
   LoweredPattern lowered{&*strided, strided->ast.patterns.front().get(), {"stride=362"}, {}, {}};
   lower(context, lowered);
   ::attn::KernelCache cache;
-  ::attn::LayoutKernel kernel(lowered.kernel.source, lowered.kernel.kernelName, cache);
+  ::attn::LayoutKernel kernel(lowered.kernel.source, lowered.kernel.layoutKernel, cache);
   const ::attn::LayoutShape shape{16, 131072, 131072, 128};
   kernel.build(shape, 128, 128, {}); // warm-up: module load, first allocations
   auto start = std::chrono::steady_clock::now();

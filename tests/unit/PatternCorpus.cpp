@@ -32,6 +32,8 @@ pattern tensors(doc: tensor<i32>[Nk], t: tensor<f32>[H, 4], u: tensor<i64>[Nq]) 
 pattern bidirectional { attend = !(i < 3 && j > Nk - 3); }
 )";
 
+} // namespace
+
 std::vector<std::filesystem::path> bundledFiles() {
   std::vector<std::filesystem::path> files;
   std::filesystem::path dir = std::filesystem::path(ATTNC_SOURCE_DIR) / "patterns";
@@ -42,8 +44,6 @@ std::vector<std::filesystem::path> bundledFiles() {
   std::sort(files.begin(), files.end());
   return files;
 }
-
-} // namespace
 
 size_t bundledPatternCount() { return bundledFiles().size(); }
 

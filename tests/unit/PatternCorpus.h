@@ -7,6 +7,7 @@
 
 #include "mlir/IR/MLIRContext.h"
 
+#include <filesystem>
 #include <random>
 #include <string>
 #include <vector>
@@ -25,6 +26,9 @@ std::vector<Case> corpus();
 /// The corpus, each file checked; a file with diagnostics is a test failure
 /// (reported with them) and left out.
 std::vector<CheckedFile> checkedCorpus();
+
+/// The files of patterns/, sorted.
+std::vector<std::filesystem::path> bundledFiles();
 
 /// Number of files in patterns/.
 size_t bundledPatternCount();

@@ -1,16 +1,21 @@
 //===- AttncMain.cpp - The attnc command-line compiler --------------------===//
 //
 //   attnc check FILE...
-//   attnc compile FILE --emit=ast|mlir|cuda [-p NAME] [-D name=value ...]
+//   attnc compile FILE --emit=ast|mlir|cuda|ptx|cubin|bundle [-p NAME] [-D name=value ...]
+//                [--arch sm_80] [--dtype bf16|fp16] [--head-dim 64|128] [-o OUT]
 //   attnc show FILE [-p NAME] [-D ...] --seq N [--seq-k M] --heads H [--head h]
 //   attnc layout FILE [-p NAME] [-D ...] --seq N [--seq-k M] --heads H
 //                [--block-q 128] [--block-k 128] [--exact] --format text|json|png [-o OUT]
+//   attnc run FILE [-p NAME] [-D ...] --q Q.npy --k K.npy --v V.npy --o O.npy
+//                [--lse LSE.npy] [--tensor NAME=T.npy]... [--dtype bf16|fp16]
+//                [--layout bhnd|bnhd]
 //
 // Compiled into libattnc, which holds the only copy of LLVM (and with it the
 // command-line option registry); bin/attnc is a stub that calls attncMain.
 //
 //===----------------------------------------------------------------------===//
 #include "AttncMain.h"
+#include "RunCommand.h"
 #include "attnc/codegen/CudaEmitter.h"
 #include "attnc/frontend/ASTPrinter.h"
 #include "attnc/frontend/Frontend.h"
@@ -18,6 +23,9 @@
 #include "attnc/layout/Layout.h"
 #include "attnc/mlirgen/MLIRGen.h"
 #include "attnc/pipeline/Pipeline.h"
+
+#include "attn/Nvrtc.h"
+#include "attn/attn.h"
 
 #include "mlir/IR/MLIRContext.h"
 #include "mlir/IR/Verifier.h"
@@ -29,10 +37,16 @@
 
 #include <fmt/format.h>
 
+#include <sstream>
+
 using namespace attnc;
 namespace cl = llvm::cl;
 
 namespace {
+
+// Two namespaces are called attn: the dialect's, which this file means by
+// `attn`, and the runtime's, which it calls `::attn`.
+namespace attn = attnc::attn;
 
 cl::OptionCategory category("attnc options");
 
@@ -40,29 +54,48 @@ cl::SubCommand checkCommand("check", "Check .pattern files and report diagnostic
 cl::SubCommand compileCommand("compile", "Compile a pattern and print a stage of it");
 cl::SubCommand showCommand("show", "Draw which keys each query attends to (small sizes)");
 cl::SubCommand layoutCommand("layout", "Classify the tiles of the attention matrix");
+cl::SubCommand runCommand("run", "Run a pattern's attention on the GPU, on .npy files");
 
 cl::list<std::string> checkFiles(cl::Positional, cl::OneOrMore, cl::desc("<file.pattern>..."),
                                  cl::sub(checkCommand), cl::cat(category));
 cl::opt<std::string> inputFile(cl::Positional, cl::Required, cl::desc("<file.pattern>"),
                                cl::sub(compileCommand), cl::sub(showCommand),
-                               cl::sub(layoutCommand), cl::cat(category));
+                               cl::sub(layoutCommand), cl::sub(runCommand), cl::cat(category));
 
 cl::opt<std::string> patternName("p", cl::desc("Pattern to use (optional if the file has one)"),
                                  cl::value_desc("name"), cl::sub(compileCommand),
-                                 cl::sub(showCommand), cl::sub(layoutCommand), cl::cat(category));
+                                 cl::sub(showCommand), cl::sub(layoutCommand),
+                                 cl::sub(runCommand), cl::cat(category));
 cl::list<std::string> defines("D", cl::Prefix, cl::desc("Bind a parameter"),
                               cl::value_desc("name=value"), cl::sub(compileCommand),
-                              cl::sub(showCommand), cl::sub(layoutCommand), cl::cat(category));
+                              cl::sub(showCommand), cl::sub(layoutCommand), cl::sub(runCommand),
+                              cl::cat(category));
 
-enum class EmitKind { AST, MLIR, CUDA };
-cl::opt<EmitKind> emit("emit", cl::desc("What to print"), cl::Required,
-                       cl::values(clEnumValN(EmitKind::AST, "ast", "the checked syntax tree"),
-                                  clEnumValN(EmitKind::MLIR, "mlir",
-                                             "the pattern in the attn dialect"),
-                                  clEnumValN(EmitKind::CUDA, "cuda",
-                                             "the element functions as CUDA C++ (includes "
-                                             "attnc_builtins.cuh)")),
-                       cl::sub(compileCommand), cl::cat(category));
+enum class EmitKind { AST, MLIR, CUDA, PTX, Cubin, Bundle };
+cl::opt<EmitKind> emit(
+    "emit", cl::desc("What to print"), cl::Required,
+    cl::values(clEnumValN(EmitKind::AST, "ast", "the checked syntax tree"),
+               clEnumValN(EmitKind::MLIR, "mlir", "the pattern in the attn dialect"),
+               clEnumValN(EmitKind::CUDA, "cuda",
+                          "the element functions as CUDA C++ (includes attnc_builtins.cuh)"),
+               clEnumValN(EmitKind::PTX, "ptx", "the kernel bundle compiled to PTX by NVRTC"),
+               clEnumValN(EmitKind::Cubin, "cubin",
+                          "the kernel bundle compiled to a CUBIN by NVRTC (binary)"),
+               clEnumValN(EmitKind::Bundle, "bundle",
+                          "the kernel bundle, which programs linking only the runtime load")),
+    cl::sub(compileCommand), cl::cat(category));
+cl::opt<std::string> arch("arch", cl::desc("GPU architecture for ptx and cubin"),
+                          cl::value_desc("sm_80|sm_90a|..."), cl::init("sm_80"),
+                          cl::sub(compileCommand), cl::cat(category));
+cl::opt<::attn::DType> dtype("dtype", cl::desc("Element type of q, k, v and o on the GPU"),
+                           cl::init(::attn::DType::BF16),
+                           cl::values(clEnumValN(::attn::DType::BF16, "bf16", "bfloat16"),
+                                      clEnumValN(::attn::DType::FP16, "fp16", "IEEE half")),
+                           cl::sub(compileCommand), cl::sub(runCommand), cl::cat(category));
+// Its own option: `show` and `layout` default to 64, the kernels to 128.
+cl::opt<int> kernelHeadDim("head-dim", cl::desc("Head dimension D of the forward kernel"),
+                           cl::value_desc("64|128"), cl::init(128), cl::sub(compileCommand),
+                           cl::cat(category));
 
 /// Largest Nq or Nk that `show` draws: beyond it the picture is unreadable.
 constexpr int64_t kShowLimit = 512;
@@ -99,7 +132,26 @@ cl::opt<LayoutFormat> layoutFormat(
     cl::sub(layoutCommand), cl::cat(category));
 cl::opt<std::string> outputFile("o", cl::desc("Write the output here (default: stdout)"),
                                 cl::value_desc("file"), cl::sub(layoutCommand),
-                                cl::cat(category));
+                                cl::sub(compileCommand), cl::cat(category));
+
+cl::opt<std::string> runQ("q", cl::desc("Queries [B, H, Nq, D], float32 or float16"),
+                          cl::value_desc("q.npy"), cl::sub(runCommand), cl::cat(category));
+cl::opt<std::string> runK("k", cl::desc("Keys [B, Hkv, Nk, D]; Hkv divides H"),
+                          cl::value_desc("k.npy"), cl::sub(runCommand), cl::cat(category));
+cl::opt<std::string> runV("v", cl::desc("Values, shaped as the keys"), cl::value_desc("v.npy"),
+                          cl::sub(runCommand), cl::cat(category));
+cl::opt<std::string> runO("o", cl::desc("Write the output here (float32, shaped as q)"),
+                          cl::value_desc("o.npy"), cl::sub(runCommand), cl::cat(category));
+cl::opt<std::string> runLse("lse", cl::desc("Write the row log-sum-exp here (float32 [B, H, Nq])"),
+                            cl::value_desc("lse.npy"), cl::sub(runCommand), cl::cat(category));
+cl::list<std::string> runTensors("tensor", cl::desc("Bind a tensor parameter to an .npy file"),
+                                 cl::value_desc("name=file.npy"), cl::sub(runCommand),
+                                 cl::cat(category));
+cl::opt<TokenLayout> tokenLayout(
+    "layout", cl::desc("How q, k, v and o lie in memory"), cl::init(TokenLayout::BHND),
+    cl::values(clEnumValN(TokenLayout::BHND, "bhnd", "[B, H, N, D]"),
+               clEnumValN(TokenLayout::BNHD, "bnhd", "[B, N, H, D]")),
+    cl::sub(runCommand), cl::cat(category));
 
 int fail(const llvm::Twine &message) {
   llvm::WithColor::error(llvm::errs(), "attnc") << message << '\n';
@@ -161,32 +213,120 @@ attn::PatternOp lowerForLayout(mlir::MLIRContext &context,
   return *module->getBody()->getOps<attn::PatternOp>().begin();
 }
 
+/// -o, or "-" for stdout.
+std::string outputPath() { return outputFile.empty() ? "-" : outputFile.getValue(); }
+
+/// Writes a command's output to -o or stdout; reports a failure.
+int writeOutput(llvm::StringRef bytes) {
+  if (llvm::Error err = writeFile(outputPath(), bytes))
+    return fail(std::move(err));
+  return 0;
+}
+
+/// The bundle of the selected pattern (::attn::compileFile), after the file was
+/// checked here so that its diagnostics print as every command prints them.
+std::optional<::attn::Bundle> loadBundle() {
+  std::optional<Selected> input = loadSelected();
+  if (!input)
+    return std::nullopt;
+  if (auto bound = interp::parseDefines(*input->pattern, defines); !bound) {
+    fail(bound.takeError());
+    return std::nullopt;
+  }
+  ::attn::CompileOptions options{input->pattern->name, {}};
+  // parseDefines accepted them, so each has its '='.
+  for (const std::string &define : defines) {
+    size_t eq = define.find('=');
+    options.params[define.substr(0, eq)] = define.substr(eq + 1);
+  }
+  try {
+    return ::attn::compileFile(inputFile, options);
+  } catch (const ::attn::Error &e) {
+    fail(e.what());
+    return std::nullopt;
+  }
+}
+
+/// The whole bundle through NVRTC, for the forward kernel's dtype and head dim.
+llvm::Expected<std::string> compileKernels(const ::attn::Bundle &bundle) {
+  ::attn::CompileRequest request =
+      ::attn::kernelCompileRequest(bundle, dtype, kernelHeadDim, arch);
+  request.kind = emit == EmitKind::PTX ? ::attn::BinaryKind::Ptx : ::attn::BinaryKind::Cubin;
+  try {
+    std::string bytes = ::attn::compileWithNvrtc(request).bytes;
+    // NVRTC's PTX ends with the NUL the driver wants; a text file does not.
+    if (request.kind == ::attn::BinaryKind::Ptx && !bytes.empty() && bytes.back() == '\0')
+      bytes.pop_back();
+    return bytes;
+  } catch (const ::attn::Error &e) {
+    return llvm::createStringError(llvm::inconvertibleErrorCode(), e.what());
+  }
+}
+
+/// --emit=ptx|cubin|bundle: what the runtime gets, to -o or stdout.
+int emitKernels() {
+  if (kernelHeadDim != 64 && kernelHeadDim != 128)
+    return fail(fmt::format("--head-dim must be 64 or 128 (got {})", kernelHeadDim));
+  if (emit == EmitKind::Cubin && outputPath() == "-" && llvm::outs().is_displayed())
+    return fail("a CUBIN is binary: write it with -o FILE (or redirect stdout)");
+  std::optional<::attn::Bundle> bundle = loadBundle();
+  if (!bundle)
+    return 1;
+  std::string bytes;
+  if (emit == EmitKind::Bundle) {
+    std::ostringstream os;
+    ::attn::writeBundle(*bundle, os);
+    bytes = os.str();
+  } else {
+    llvm::Expected<std::string> binary = compileKernels(*bundle);
+    if (!binary)
+      return fail(binary.takeError());
+    bytes = std::move(*binary);
+  }
+  return writeOutput(bytes);
+}
+
+/// --emit=ast|mlir|cuda into `os`; false after reporting a failure.
+bool printStage(const Selected &input, const interp::ParamValues &bound, llvm::raw_ostream &os) {
+  if (emit == EmitKind::AST) {
+    printAST(*input.pattern, *input.file.source, bound, os);
+    return true;
+  }
+  mlir::MLIRContext context;
+  mlir::OwningOpRef<mlir::ModuleOp> module =
+      mlirGen(context, input.file.ast, *input.file.source, input.pattern, bound);
+  if (mlir::failed(mlir::verify(*module))) {
+    fail("internal error: the generated IR does not verify");
+    return false;
+  }
+  if (emit == EmitKind::MLIR) {
+    module->print(os);
+    return true;
+  }
+  attn::PatternOp pattern = lowerForLayout(context, module, input, bound);
+  if (!pattern)
+    return false;
+  if (llvm::Error err = emitCuda(pattern, os)) {
+    fail(std::move(err));
+    return false;
+  }
+  return true;
+}
+
 int runCompile() {
+  if (emit == EmitKind::PTX || emit == EmitKind::Cubin || emit == EmitKind::Bundle)
+    return emitKernels();
   std::optional<Selected> input = loadSelected();
   if (!input)
     return 1;
   auto bound = interp::parseDefines(*input->pattern, defines);
   if (!bound)
     return fail(bound.takeError());
-  if (emit == EmitKind::AST) {
-    printAST(*input->pattern, *input->file.source, *bound, llvm::outs());
-    return 0;
-  }
-  mlir::MLIRContext context;
-  mlir::OwningOpRef<mlir::ModuleOp> module =
-      mlirGen(context, input->file.ast, *input->file.source, input->pattern, *bound);
-  if (mlir::failed(mlir::verify(*module)))
-    return fail("internal error: the generated IR does not verify");
-  if (emit == EmitKind::MLIR) {
-    module->print(llvm::outs());
-    return 0;
-  }
-  attn::PatternOp pattern = lowerForLayout(context, module, *input, *bound);
-  if (!pattern)
+  std::string text;
+  llvm::raw_string_ostream os(text);
+  if (!printStage(*input, *bound, os))
     return 1;
-  if (llvm::Error err = emitCuda(pattern, llvm::outs()))
-    return fail(std::move(err));
-  return 0;
+  return writeOutput(text);
 }
 
 /// A selected pattern with its parameters and tensors bound, and its
@@ -360,16 +500,13 @@ llvm::Error writeLayout(const layout::Layout &result, const std::string &pattern
     llvm::errs() << "attnc: wrote " << path << '\n';
     return llvm::Error::success();
   }
-  std::error_code ec;
-  llvm::raw_fd_ostream os(outputFile.empty() ? "-" : outputFile.getValue(), ec);
-  if (ec)
-    return llvm::createStringError(ec, "cannot write '%s': %s", outputFile.c_str(),
-                                   ec.message().c_str());
+  std::string text;
+  llvm::raw_string_ostream os(text);
   if (layoutFormat == LayoutFormat::Json)
     layout::printJson(result, os);
   else
     layout::printText(result, os);
-  return llvm::Error::success();
+  return writeFile(outputPath(), text);
 }
 
 int runLayout() {
@@ -396,6 +533,16 @@ int runLayout() {
   return 0;
 }
 
+int runRun() {
+  std::optional<::attn::Bundle> bundle = loadBundle();
+  if (!bundle)
+    return 1;
+  RunRequest request{runQ, runK, runV, runO, runLse, runTensors, dtype, tokenLayout};
+  if (llvm::Error err = runAttention(*bundle, request))
+    return fail(std::move(err));
+  return 0;
+}
+
 } // namespace
 
 int attnc::attncMain(int argc, char **argv) {
@@ -404,12 +551,17 @@ int attnc::attncMain(int argc, char **argv) {
   cl::ParseCommandLineOptions(argc, argv,
                               "attnc: a compiler for attention patterns\n\n"
                               "  attnc check FILE...\n"
-                              "  attnc compile FILE --emit=ast|mlir|cuda [-p NAME] [-D name=value]...\n"
+                              "  attnc compile FILE --emit=ast|mlir|cuda|ptx|cubin|bundle "
+                              "[-p NAME] [-D name=value]... [--arch sm_80] [--dtype bf16|fp16] "
+                              "[--head-dim 64|128] [-o OUT]\n"
                               "  attnc show FILE [-p NAME] [-D name=value]... --seq N "
                               "[--seq-k M] --heads H [--head h]\n"
                               "  attnc layout FILE [-p NAME] [-D name=value]... --seq N "
                               "[--seq-k M] --heads H [--block-q 128] [--block-k 128] [--exact] "
-                              "--format text|json|png [-o OUT]\n");
+                              "--format text|json|png [-o OUT]\n"
+                              "  attnc run FILE [-p NAME] [-D name=value]... --q Q.npy --k K.npy "
+                              "--v V.npy --o O.npy [--lse LSE.npy] [--tensor NAME=T.npy]... "
+                              "[--dtype bf16|fp16] [--layout bhnd|bnhd]\n");
   if (checkCommand)
     return runCheck();
   if (compileCommand)
@@ -418,5 +570,7 @@ int attnc::attncMain(int argc, char **argv) {
     return runShow();
   if (layoutCommand)
     return runLayout();
+  if (runCommand)
+    return runRun();
   return fail("no command given; run 'attnc --help'");
 }

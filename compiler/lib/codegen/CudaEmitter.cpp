@@ -324,8 +324,7 @@ std::string dispatchBody(const std::vector<std::string> &sets,
 
 /// attnc_<p>_attends (the mask of a pair, causality included once the layout
 /// pipeline made it explicit) and attnc_<p>_classify (the twin of the set of
-/// head h over a tile; the batch range is [0, 0], as the CPU layout builder
-/// uses it).
+/// head h over a tile, for every batch index in [0, b_hi]).
 void printEntryPoints(attn::PatternOp pattern, llvm::raw_ostream &os) {
   std::string prefix = functionPrefix(pattern);
   std::vector<std::string> sets = headSets(pattern);
@@ -340,12 +339,12 @@ void printEntryPoints(attn::PatternOp pattern, llvm::raw_ostream &os) {
                      },
                      "true")
      << "}\n\n";
-  os << fmt::format("__device__ __forceinline__ attnc_truth {}classify({}, int64_t h, "
-                    "int64_t i_lo, int64_t i_hi, int64_t j_lo, int64_t j_hi) {{\n",
+  os << fmt::format("__device__ __forceinline__ attnc_truth {}classify({}, int64_t b_hi, "
+                    "int64_t h, int64_t i_lo, int64_t i_hi, int64_t j_lo, int64_t j_hi) {{\n",
                     prefix, kCommonParams)
      << dispatchBody(sets,
                      [&](const std::string &set) {
-                       return fmt::format("{}bounds_{}({}, 0, 0, h, h, i_lo, i_hi, j_lo, j_hi)",
+                       return fmt::format("{}bounds_{}({}, 0, b_hi, h, h, i_lo, i_hi, j_lo, j_hi)",
                                           prefix, set, kCommonArgs);
                      },
                      "attnc_make_truth(true, false)")
@@ -364,6 +363,41 @@ void printPreamble(attn::PatternOp pattern, const llvm::StringMap<TensorSlot> &t
   for (size_t k = 0; k < names.size(); ++k)
     os << fmt::format("  attnc_{}_tensor_{} = {},\n", pattern.getSymName().str(), names[k], k);
   os << "};\n\n";
+}
+
+/// attnc_<p>_elements: what attnc_forward_kernel asks of a pattern, with the
+/// identity where the pattern has no bias, score or scale statement.
+void printElements(attn::PatternOp pattern, llvm::raw_ostream &os) {
+  std::string prefix = functionPrefix(pattern);
+  bool hasBias = static_cast<bool>(pattern.getUnique<attn::BiasOp>());
+  bool hasScore = static_cast<bool>(pattern.getUnique<attn::ScoreOp>());
+  bool hasScale = static_cast<bool>(pattern.getUnique<attn::ScaleOp>());
+  constexpr const char *kPair = "int64_t b, int64_t h, int64_t i, int64_t j";
+  os << fmt::format("struct {}elements {{\n"
+                    "  static constexpr bool has_bias = {};\n"
+                    "  static constexpr bool has_score = {};\n",
+                    prefix, hasBias, hasScore);
+  os << fmt::format("  static __device__ __forceinline__ bool attends({}, {}) {{\n"
+                    "    return {}attends({}, b, h, i, j);\n  }}\n",
+                    kCommonParams, kPair, prefix, kCommonArgs);
+  os << fmt::format("  static __device__ __forceinline__ float bias({}, {}) {{\n"
+                    "    return {};\n  }}\n",
+                    kCommonParams, kPair,
+                    hasBias ? fmt::format("(float){}bias({}, b, h, i, j)", prefix, kCommonArgs)
+                            : "0.f");
+  os << fmt::format("  static __device__ __forceinline__ float score({}, {}, float score) {{\n"
+                    "    return {};\n  }}\n",
+                    kCommonParams, kPair,
+                    hasScore ? fmt::format("(float){}score({}, b, h, i, j, score)", prefix,
+                                           kCommonArgs)
+                             : "score");
+  // Without a scale statement: 1/sqrt(D) rounded once to binary32, as the
+  // reference interpreter computes it.
+  os << fmt::format("  static __device__ __forceinline__ float scale({}) {{\n"
+                    "    return {};\n  }}\n}};\n",
+                    kCommonParams,
+                    hasScale ? fmt::format("(float){}scale({})", prefix, kCommonArgs)
+                             : "(float)(1.0 / sqrt((double)shape.D))");
 }
 
 } // namespace
@@ -395,18 +429,29 @@ llvm::Error emitCuda(attn::PatternOp pattern, llvm::raw_ostream &os) {
   return llvm::Error::success();
 }
 
-llvm::Expected<LayoutKernelSource> emitLayoutKernelSource(attn::PatternOp pattern) {
-  LayoutKernelSource kernel;
+llvm::Expected<KernelSource> emitKernelSource(attn::PatternOp pattern) {
+  KernelSource kernel;
   llvm::raw_string_ostream os(kernel.source);
   if (llvm::Error err = emitCuda(pattern, os))
     return err;
   std::string prefix = functionPrefix(pattern);
-  kernel.kernelName = prefix + "layout";
+  kernel.layoutKernel = prefix + "layout";
+  kernel.forwardKernel = prefix + "forward";
   os << fmt::format("\n#include \"{}\"\n\n"
                     "extern \"C\" __global__ void {}(attnc_layout_args args, "
                     "attnc_tensors tensors) {{\n"
                     "  attnc_layout_kernel<{}classify>(args, tensors);\n}}\n",
-                    kCudaLayoutHeader, kernel.kernelName, prefix);
+                    kCudaLayoutHeader, kernel.layoutKernel, prefix);
+  // The forward kernel needs a dtype and head dimension: without them (as
+  // for the layout kernel alone) the translation unit ends here.
+  os << "\n#ifdef ATTNC_HEAD_DIM\n";
+  printElements(pattern, os);
+  os << fmt::format("\n#include \"{}\"\n\n"
+                    "extern \"C\" __global__ void __launch_bounds__(ATTNC_FWD_THREADS)\n"
+                    "{}(attnc_forward_args args, attnc_tensors tensors) {{\n"
+                    "  attnc_forward_kernel<{}elements>(args, tensors);\n}}\n"
+                    "#endif\n",
+                    kCudaForwardHeader, kernel.forwardKernel, prefix);
   kernel.tensorSlots = namesInSlotOrder(tensorSlots(pattern));
   return kernel;
 }

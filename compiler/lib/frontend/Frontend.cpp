@@ -4,7 +4,9 @@
 #include "attnc/frontend/Parser.h"
 #include "attnc/frontend/Sema.h"
 
+#include "llvm/Support/FileSystem.h"
 #include "llvm/Support/MemoryBuffer.h"
+#include "llvm/Support/raw_ostream.h"
 
 namespace attnc {
 
@@ -27,6 +29,22 @@ llvm::Expected<std::string> readFile(const std::string &path) {
     return llvm::createStringError(buffer.getError(), "cannot read '%s': %s",
                                    path.c_str(), buffer.getError().message().c_str());
   return std::string((*buffer)->getBuffer());
+}
+
+llvm::Error writeFile(const std::string &path, llvm::StringRef bytes) {
+  std::error_code ec;
+  llvm::raw_fd_ostream os(path, ec, llvm::sys::fs::OF_None);
+  if (!ec) {
+    os << bytes;
+    os.flush();
+    // Taken and cleared: a stream destroyed with an error pending aborts.
+    ec = os.error();
+    os.clear_error();
+  }
+  if (ec)
+    return llvm::createStringError(ec, "cannot write '%s': %s", path.c_str(),
+                                   ec.message().c_str());
+  return llvm::Error::success();
 }
 
 llvm::Expected<const ast::Pattern *> selectPattern(const CheckedFile &file,

@@ -16,6 +16,7 @@ using CUcontext = struct CUctx_st *;
 using CUmodule = struct CUmod_st *;
 using CUfunction = struct CUfunc_st *;
 using CUstream = struct CUstream_st *;
+using CUevent = struct CUevent_st *;
 
 constexpr CUresult CUDA_SUCCESS = 0;
 
@@ -46,8 +47,19 @@ struct DriverApi {
   CUresult (*cuMemcpyHtoD)(CUdeviceptr dst, const void *src, std::size_t bytes);
   CUresult (*cuMemcpyDtoH)(void *dst, CUdeviceptr src, std::size_t bytes);
   CUresult (*cuMemsetD8)(CUdeviceptr dst, unsigned char value, std::size_t count);
+  CUresult (*cuMemsetD32Async)(CUdeviceptr dst, unsigned value, std::size_t count,
+                               CUstream stream);
+  CUresult (*cuFuncSetAttribute)(CUfunction function, int attribute, int value);
+  CUresult (*cuEventCreate)(CUevent *event, unsigned flags);
+  CUresult (*cuEventDestroy)(CUevent event);
+  CUresult (*cuEventRecord)(CUevent event, CUstream stream);
+  CUresult (*cuEventSynchronize)(CUevent event);
+  CUresult (*cuEventElapsedTime)(float *ms, CUevent start, CUevent end);
   CUresult (*cuGetErrorString)(CUresult error, const char **text);
 };
+
+// cuFuncSetAttribute: the dynamic shared memory a launch may ask for.
+constexpr int CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES = 8;
 
 struct DeviceInfo {
   std::string name;

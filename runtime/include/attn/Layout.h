@@ -1,5 +1,5 @@
 // The block layout of a pattern, built on the GPU by a layout kernel that the
-// compiler generated (attnc::emitLayoutKernelSource: the pattern's device
+// compiler generated (attnc::emitKernelSource: the pattern's device
 // functions, runtime/kernels/attnc_layout.cuh and an extern "C" wrapper). For
 // every (head, query tile) it lists the FULL and the PARTIAL key tiles in
 // ascending order, as the CPU builder (attnc::layout::buildLayout) classifies
@@ -12,23 +12,46 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
 namespace attn {
 
 // The run-time sizes a pattern reads (attnc_shape on the device).
+// `batch` bounds the batch index b for patterns that read it: a tile is FULL
+// (EMPTY) only when it is for every b in [0, batch).
 struct LayoutShape {
   int64_t numHeads = 1, seqQ = 1, seqK = 1, headDim = 64;
+  int64_t batch = 1;
 };
 
 // A row-major host tensor bound to a tensor parameter of the pattern, given
-// in the pattern's slot order (LayoutKernelSource::tensorSlots). At most 8, of
+// in the pattern's slot order (KernelSource::tensorSlots). At most 8, of
 // rank at most 4 (ATTNC_MAX_TENSORS, ATTNC_MAX_RANK).
 struct HostTensorArg {
   const void *data = nullptr;
   std::size_t elementBytes = 0;
   std::vector<int64_t> dims;
+};
+
+// A tensor parameter already on the device (row-major, as the pattern
+// declares it).
+struct DeviceTensorArg {
+  CUdeviceptr data = 0;
+  std::vector<int64_t> dims;
+};
+
+struct GpuLayout;
+
+// A layout kept on the device, where the forward kernel reads it. The same
+// rows as GpuLayout; the buffers are shared by copies.
+struct DeviceLayout {
+  int64_t numHeads = 0, rows = 0, cols = 0;
+  int64_t blockQ = 0, blockK = 0;
+  std::shared_ptr<DeviceBuffer> fullCount, partialCount, full, partial;
+
+  GpuLayout download() const;
 };
 
 struct GpuLayout {
@@ -52,13 +75,21 @@ public:
   // kernelName: its extern "C" wrapper. Throws attn::Error (NVRTC's log, or
   // "no CUDA driver/GPU found: ..." without a GPU).
   LayoutKernel(const std::string &source, const std::string &kernelName, KernelCache &cache);
+  // The layout kernel of a module already loaded (with the forward kernel).
+  LayoutKernel(std::shared_ptr<const Module> module, const std::string &kernelName);
 
   // Throws attn::Error for sizes below 1 or too many or too large tensors.
+  // Copies `tensors` to the device, builds, waits and downloads.
   GpuLayout build(const LayoutShape &shape, int64_t blockQ, int64_t blockK,
                   const std::vector<HostTensorArg> &tensors) const;
 
+  // Builds on `stream` without waiting, from tensors already on the device.
+  DeviceLayout buildOnDevice(const LayoutShape &shape, int64_t blockQ, int64_t blockK,
+                             const std::vector<DeviceTensorArg> &tensors,
+                             CUstream stream) const;
+
 private:
-  Module module_;
+  std::shared_ptr<const Module> module_;
   CUfunction function_;
 };
 

@@ -47,8 +47,28 @@ struct Dim3 {
   unsigned x = 1, y = 1, z = 1;
 };
 
+// Launches on `stream` without waiting.
+void launch(CUfunction function, Dim3 grid, Dim3 block, void **params, unsigned sharedBytes,
+            CUstream stream);
+
 // Launches on the default stream and waits for it, so errors surface here.
 void launchAndWait(CUfunction function, Dim3 grid, Dim3 block, void **params,
                    unsigned sharedBytes = 0);
+
+// Times work on a stream with driver events (benchmarks).
+class EventTimer {
+public:
+  EventTimer();
+  ~EventTimer();
+  EventTimer(const EventTimer &) = delete;
+  EventTimer &operator=(const EventTimer &) = delete;
+
+  void start(CUstream stream = nullptr);
+  // Records the end on `stream`, waits for it and returns the milliseconds.
+  float stop(CUstream stream = nullptr);
+
+private:
+  CUevent start_ = nullptr, end_ = nullptr;
+};
 
 } // namespace attn

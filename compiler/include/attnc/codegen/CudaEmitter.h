@@ -16,6 +16,8 @@ namespace attnc {
 inline constexpr const char *kCudaBuiltinsHeader = "attnc_builtins.cuh";
 /// The layout kernel template (runtime/kernels/attnc_layout.cuh).
 inline constexpr const char *kCudaLayoutHeader = "attnc_layout.cuh";
+/// The forward kernel template (runtime/kernels/attnc_forward.cuh).
+inline constexpr const char *kCudaForwardHeader = "attnc_forward.cuh";
 
 /// Prints one CUDA translation unit for `pattern`, which must have been through
 /// the layout pipeline: each element region as a `__device__ __forceinline__`
@@ -27,16 +29,20 @@ inline constexpr const char *kCudaLayoutHeader = "attnc_layout.cuh";
 /// left as it was.
 llvm::Error emitCuda(attn::PatternOp pattern, llvm::raw_ostream &os);
 
-/// A layout kernel for one pattern, ready for attn::LayoutKernel (runtime).
-struct LayoutKernelSource {
-  std::string source;     // emitCuda's functions, attnc_layout.cuh, the wrapper
-  std::string kernelName; // the extern "C" wrapper: attnc_<pattern>_layout
+/// The kernels of one pattern, ready for the runtime: the layout kernel
+/// (attn::LayoutKernel) and, when compiled with -DATTNC_HEAD_DIM=64|128 and
+/// -DATTNC_DTYPE_BF16|FP16, the forward kernel (attn::Attention).
+struct KernelSource {
+  std::string source;        // emitCuda's functions, the templates, the wrappers
+  std::string layoutKernel;  // extern "C" attnc_<pattern>_layout
+  std::string forwardKernel; // extern "C" attnc_<pattern>_forward
   std::vector<std::string> tensorSlots; // tensor parameters, in the order the
-                                        // kernel takes them
+                                        // kernels take them
 };
 
-/// The layout kernel of `pattern` (after the layout pipeline, as emitCuda):
-/// attnc_layout_kernel instantiated with attnc_<pattern>_classify.
-llvm::Expected<LayoutKernelSource> emitLayoutKernelSource(attn::PatternOp pattern);
+/// The kernels of `pattern` (after the layout pipeline, as emitCuda):
+/// attnc_layout_kernel instantiated with attnc_<pattern>_classify, and
+/// attnc_forward_kernel with attnc_<pattern>_elements.
+llvm::Expected<KernelSource> emitKernelSource(attn::PatternOp pattern);
 
 } // namespace attnc

@@ -24,6 +24,9 @@ CheckedFile checkSource(std::string name, std::string text, llvm::raw_ostream &o
 /// Reads a whole file (binary-safe). Errors name the path.
 llvm::Expected<std::string> readFile(const std::string &path);
 
+/// Writes `bytes` to `path` ("-" is stdout). Errors name the path.
+llvm::Error writeFile(const std::string &path, llvm::StringRef bytes);
+
 /// The pattern called `name`, or the only one when `name` is empty.
 llvm::Expected<const ast::Pattern *> selectPattern(const CheckedFile &file,
                                                    const std::string &name);

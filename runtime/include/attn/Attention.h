@@ -1,0 +1,114 @@
+// Running a pattern's attention on the GPU: a bundle compiled for one dtype,
+// head dimension and the current GPU (once, through the kernel cache), a block
+// layout built on the GPU for a problem size, and the fused forward kernel.
+// Batch, heads and sequence lengths are run-time arguments: a new N builds a
+// new layout (microseconds) and never recompiles.
+#pragma once
+
+#include "attn/Bundle.h"
+#include "attn/Driver.h"
+#include "attn/KernelCache.h"
+#include "attn/Layout.h"
+#include "attn/Module.h"
+
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+namespace attn {
+
+enum class DType { BF16, FP16 };
+const char *dtypeName(DType dtype); // "bf16", "fp16"
+
+// A device tensor in logical order [batch, heads, tokens, head dim] with
+// strides in elements, so that both [B, H, N, D] and [B, N, H, D] memory work
+// without copies. The head dimension must be contiguous (stride 1) and rows
+// 16-byte aligned.
+struct Tensor {
+  CUdeviceptr data = 0;
+  DType dtype = DType::BF16;
+  std::array<int64_t, 4> shape{};
+  std::array<int64_t, 4> strides{};
+
+  // Contiguous [B, H, N, D].
+  static Tensor bhnd(CUdeviceptr data, DType dtype, int64_t B, int64_t H, int64_t N, int64_t D);
+  // Contiguous [B, N, H, D], seen as [B, H, N, D].
+  static Tensor bnhd(CUdeviceptr data, DType dtype, int64_t B, int64_t H, int64_t N, int64_t D);
+};
+
+// A device array bound to a tensor parameter of the pattern (row-major, of
+// the element type the pattern declares; dims as the pattern declares them).
+struct PatternTensor {
+  CUdeviceptr data = 0;
+  std::vector<int64_t> dims;
+};
+
+struct Problem {
+  int64_t batch = 1;
+  int64_t heads = 1;   // query heads H
+  int64_t kvHeads = 1; // key/value heads; must divide `heads` (GQA, MQA)
+  int64_t seqQ = 1, seqK = 1;
+};
+
+// The block layout of one problem size, on the device: per (head, query
+// tile) the FULL and PARTIAL key tiles. Reusable for every call with that
+// problem (and the same pattern tensors, which it refers to, not copies).
+class BlockLayout {
+public:
+  const Problem &problem() const { return problem_; }
+  int64_t blockQ() const { return device_.blockQ; }
+  int64_t blockK() const { return device_.blockK; }
+  // Copies the lists to the host (tests, `attnc layout --gpu`).
+  GpuLayout download() const;
+
+private:
+  friend class Attention;
+  Problem problem_;
+  DeviceLayout device_;
+  std::vector<PatternTensor> tensors_;
+};
+
+class Attention {
+public:
+  // Compiles `bundle` for `dtype` and `headDim` (64 or 128) for device 0's
+  // architecture, through `cache` (the default cache when null). Throws
+  // attn::Error: no GPU, an unsupported head dim, NVRTC's log (naming the
+  // pattern and its file).
+  Attention(const Bundle &bundle, DType dtype, int headDim, KernelCache *cache = nullptr);
+  ~Attention();
+  Attention(Attention &&) noexcept;
+  Attention &operator=(Attention &&) noexcept;
+
+  // `tensors` follow bundle().tensors; their dims are checked against the
+  // problem. Runs on `stream`; the result is usable by later work on it.
+  BlockLayout layout(const Problem &problem, const std::vector<PatternTensor> &tensors = {},
+                     CUstream stream = nullptr) const;
+
+  // O = softmax(logits) V over the pattern, and the fp32 row log-sum-exp of
+  // the logits (natural log) into `lse` ([B, H, Nq] contiguous; 0 to skip).
+  // q, o: [B, H, Nq, D]; k, v: [B, Hkv, Nk, D], of this dtype and head dim.
+  // Rows that attend to no key get O = 0 and LSE = -inf. Asynchronous on
+  // `stream`. Throws attn::Error on a shape, stride, dtype or alignment that
+  // does not fit `layout`.
+  void forward(const BlockLayout &layout, const Tensor &q, const Tensor &k, const Tensor &v,
+               const Tensor &o, CUdeviceptr lse, CUstream stream = nullptr) const;
+
+  const Bundle &bundle() const;
+  DType dtype() const;
+  int headDim() const;
+
+private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// The NVRTC request that compiles `bundle` for `dtype`, `headDim` and `arch`
+// (e.g. "sm_90a"): what Attention compiles, and `attnc compile --emit=ptx`.
+CompileRequest kernelCompileRequest(const Bundle &bundle, DType dtype, int headDim,
+                                    const std::string &arch);
+
+// The cache Attention uses when given none (KernelCache::defaultDirectory()).
+KernelCache &defaultKernelCache();
+
+} // namespace attn

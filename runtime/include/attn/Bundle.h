@@ -1,0 +1,53 @@
+// A kernel bundle: what the compiler hands the runtime (DESIGN.md §3, house
+// rules). Plain data, no MLIR: the generated CUDA translation unit and what the
+// runtime must know to launch it. `attnc compile --emit=bundle` writes one to a
+// file, so a program that links only libattnc_runtime can load it.
+#pragma once
+
+#include <cstdint>
+#include <iosfwd>
+#include <string>
+#include <vector>
+
+namespace attn {
+
+enum class ElementType { I32, I64, F32 };
+
+const char *elementTypeName(ElementType type); // "i32", "i64", "f32"
+std::size_t elementBytes(ElementType type);
+
+// One dimension of a tensor parameter, as the pattern declares it: a number,
+// or one of the run-time sizes.
+struct TensorDim {
+  enum class Kind { Constant, H, Nq, Nk, D };
+  Kind kind = Kind::Constant;
+  int64_t value = 0; // Kind::Constant only
+};
+
+// "H", "Nq", "Nk", "D" or the number, as the pattern writes the dimension.
+std::string tensorDimText(const TensorDim &dim);
+
+// A tensor parameter of the pattern (row-major, in its declaration order).
+struct BundleTensor {
+  std::string name;
+  ElementType type = ElementType::I32;
+  std::vector<TensorDim> dims;
+};
+
+struct Bundle {
+  std::string pattern;     // the pattern's name
+  std::string origin;      // the .pattern file (or "<string>") it came from
+  std::string params;      // the bound parameter values, "name=value ..." (messages)
+  std::string source;      // one CUDA translation unit, includes kernels/*.cuh
+  std::string layoutKernel;  // extern "C" entry points in `source`
+  std::string forwardKernel;
+  std::vector<BundleTensor> tensors; // in the order the kernels take them
+  bool readsBatch = false;           // the mask depends on the batch index b
+};
+
+// A text format ("attnc-bundle 1", key lines, then the source). readBundle
+// throws attn::Error on a malformed or truncated bundle, naming `origin`.
+void writeBundle(const Bundle &bundle, std::ostream &os);
+Bundle readBundle(std::istream &is, const std::string &origin);
+
+} // namespace attn

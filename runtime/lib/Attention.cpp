@@ -1,0 +1,264 @@
+#include "attn/Attention.h"
+
+#include "attn/Error.h"
+#include "attn/Kernels.h"
+
+#include "DeviceArgs.h"
+
+#include <limits>
+
+namespace attn {
+namespace {
+
+using detail::ceilDiv;
+using detail::DeviceShape;
+using detail::DeviceTensors;
+
+// The forward kernel's tiles and threads (attnc_forward.cuh).
+constexpr int64_t kBlockM = 128; // ATTNC_FWD_BLOCK_M
+constexpr int64_t kBlockN = 64;  // ATTNC_FWD_BLOCK_N
+constexpr unsigned kThreads = 128; // ATTNC_FWD_THREADS
+constexpr int64_t kMaxGridY = 65535;
+
+// Mirrors attnc_forward_args (attnc_forward.cuh).
+struct ForwardArgs {
+  DeviceShape shape;
+  int64_t batch, kvHeads;
+  CUdeviceptr q, k, v, o, lse;
+  int64_t qStride[3], kStride[3], vStride[3], oStride[3];
+  CUdeviceptr fullCount, partialCount, full, partial;
+  int64_t rows, cols;
+};
+
+static_assert(sizeof(ForwardArgs) == 4 * 8 + 2 * 8 + 5 * 8 + 12 * 8 + 4 * 8 + 2 * 8);
+
+unsigned sharedBytes(int headDim) {
+  return static_cast<unsigned>((kBlockM + 2 * kBlockN) * headDim * 2);
+}
+
+std::string archOf(const DeviceInfo &info) {
+  return "sm_" + std::to_string(info.computeCapability);
+}
+
+std::string describe(const Bundle &bundle, DType dtype, int headDim, const std::string &arch) {
+  std::string text = "pattern '" + bundle.pattern + "' (" + bundle.origin;
+  if (!bundle.params.empty())
+    text += ", " + bundle.params;
+  return text + ") for " + dtypeName(dtype) + ", head dim " + std::to_string(headDim) + ", " +
+         arch;
+}
+
+std::shared_ptr<const Module> compileBundle(const Bundle &bundle, DType dtype, int headDim,
+                                            KernelCache &cache) {
+  CompileRequest request = kernelCompileRequest(bundle, dtype, headDim, archOf(deviceInfo()));
+  try {
+    return std::make_shared<const Module>(cache.get(request).bytes);
+  } catch (const Error &error) {
+    throw Error("cannot compile " + describe(bundle, dtype, headDim, request.arch) + ":\n" +
+                error.what());
+  }
+}
+
+int64_t resolveDim(const TensorDim &dim, const Problem &problem, int headDim) {
+  switch (dim.kind) {
+  case TensorDim::Kind::H: return problem.heads;
+  case TensorDim::Kind::Nq: return problem.seqQ;
+  case TensorDim::Kind::Nk: return problem.seqK;
+  case TensorDim::Kind::D: return headDim;
+  case TensorDim::Kind::Constant: break;
+  }
+  return dim.value;
+}
+
+std::string dimsText(const std::vector<int64_t> &dims) {
+  std::string text = "[";
+  for (std::size_t d = 0; d < dims.size(); ++d)
+    text += (d ? ", " : "") + std::to_string(dims[d]);
+  return text + "]";
+}
+
+void checkProblem(const Problem &problem) {
+  if (problem.batch < 1 || problem.heads < 1 || problem.kvHeads < 1 || problem.seqQ < 1 ||
+      problem.seqK < 1)
+    throw Error("batch, heads, key/value heads and sequence lengths must be at least 1");
+  if (problem.heads % problem.kvHeads != 0)
+    throw Error("key/value heads (" + std::to_string(problem.kvHeads) +
+                ") must divide query heads (" + std::to_string(problem.heads) + ")");
+  if (ceilDiv(problem.seqQ, kBlockM) > kMaxGridY)
+    throw Error("Nq = " + std::to_string(problem.seqQ) + " is too long: at most " +
+                std::to_string(kMaxGridY * kBlockM));
+  if (problem.batch * problem.heads > std::numeric_limits<int32_t>::max())
+    throw Error("batch * heads is too large");
+}
+
+std::vector<DeviceTensorArg> checkPatternTensors(const Bundle &bundle,
+                                                 const std::vector<PatternTensor> &tensors,
+                                                 const Problem &problem, int headDim) {
+  if (tensors.size() != bundle.tensors.size())
+    throw Error("pattern '" + bundle.pattern + "' takes " +
+                std::to_string(bundle.tensors.size()) + " tensor(s), " +
+                std::to_string(tensors.size()) + " given");
+  std::vector<DeviceTensorArg> device;
+  for (std::size_t k = 0; k < tensors.size(); ++k) {
+    const BundleTensor &declared = bundle.tensors[k];
+    std::vector<int64_t> expected;
+    for (const TensorDim &dim : declared.dims)
+      expected.push_back(resolveDim(dim, problem, headDim));
+    if (tensors[k].dims != expected)
+      throw Error("tensor '" + declared.name + "' has shape " + dimsText(tensors[k].dims) +
+                  ", the pattern expects " + dimsText(expected) + " for this problem");
+    bool empty = false;
+    for (int64_t dim : expected)
+      empty = empty || dim == 0;
+    if (!empty && tensors[k].data == 0)
+      throw Error("tensor '" + declared.name + "' has no data");
+    device.push_back({tensors[k].data, tensors[k].dims});
+  }
+  return device;
+}
+
+/// A q/k/v/o tensor must be [batch, heads, tokens, headDim] of the kernel's
+/// dtype, with a contiguous head dimension and 16-byte aligned rows (the
+/// kernel copies rows in 16-byte pieces).
+void checkTensor(const char *name, const Tensor &tensor, DType dtype,
+                 const std::array<int64_t, 4> &shape) {
+  std::string what = std::string("tensor ") + name;
+  if (tensor.dtype != dtype)
+    throw Error(what + " is " + dtypeName(tensor.dtype) + ", the kernel was compiled for " +
+                dtypeName(dtype));
+  if (tensor.shape != shape)
+    throw Error(what + " has shape " +
+                dimsText({tensor.shape.begin(), tensor.shape.end()}) + ", expected " +
+                dimsText({shape.begin(), shape.end()}) + " ([batch, heads, tokens, head dim])");
+  if (tensor.strides[3] != 1)
+    throw Error(what + ": the head dimension must be contiguous (stride 1), not " +
+                std::to_string(tensor.strides[3]));
+  for (int d = 0; d < 3; ++d)
+    if (tensor.strides[d] < 0 || tensor.strides[d] % 8 != 0)
+      throw Error(what + ": strides must be non-negative multiples of 8 elements (16 bytes), "
+                         "got " + dimsText({tensor.strides.begin(), tensor.strides.end()}));
+  if (tensor.data == 0 || tensor.data % 16 != 0)
+    throw Error(what + ": the data pointer must be non-null and 16-byte aligned");
+}
+
+} // namespace
+
+const char *dtypeName(DType dtype) { return dtype == DType::BF16 ? "bf16" : "fp16"; }
+
+Tensor Tensor::bhnd(CUdeviceptr data, DType dtype, int64_t B, int64_t H, int64_t N, int64_t D) {
+  return {data, dtype, {B, H, N, D}, {H * N * D, N * D, D, 1}};
+}
+
+Tensor Tensor::bnhd(CUdeviceptr data, DType dtype, int64_t B, int64_t H, int64_t N, int64_t D) {
+  return {data, dtype, {B, H, N, D}, {N * H * D, D, H * D, 1}};
+}
+
+GpuLayout BlockLayout::download() const { return device_.download(); }
+
+CompileRequest kernelCompileRequest(const Bundle &bundle, DType dtype, int headDim,
+                                    const std::string &arch) {
+  CompileRequest request;
+  request.name = bundle.pattern + ".cu";
+  request.source = bundle.source;
+  request.headers = kernelHeaders();
+  request.options = {dtype == DType::BF16 ? "-DATTNC_DTYPE_BF16" : "-DATTNC_DTYPE_FP16",
+                     "-DATTNC_HEAD_DIM=" + std::to_string(headDim)};
+  request.arch = arch;
+  return request;
+}
+
+KernelCache &defaultKernelCache() {
+  static KernelCache cache;
+  return cache;
+}
+
+struct Attention::Impl {
+  Bundle bundle;
+  DType dtype;
+  int headDim;
+  std::shared_ptr<const Module> module;
+  LayoutKernel layout;
+  CUfunction forward;
+};
+
+Attention::Attention(const Bundle &bundle, DType dtype, int headDim, KernelCache *cache) {
+  if (headDim != 64 && headDim != 128)
+    throw Error("head dim " + std::to_string(headDim) + " is not supported: 64 or 128");
+  std::shared_ptr<const Module> module =
+      compileBundle(bundle, dtype, headDim, cache ? *cache : defaultKernelCache());
+  CUfunction forward = module->function(bundle.forwardKernel.c_str());
+  check(driver().cuFuncSetAttribute(forward, CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES,
+                                    static_cast<int>(sharedBytes(headDim))),
+        "cuFuncSetAttribute");
+  impl_.reset(new Impl{bundle, dtype, headDim, module,
+                       LayoutKernel(module, bundle.layoutKernel), forward});
+}
+
+Attention::~Attention() = default;
+Attention::Attention(Attention &&) noexcept = default;
+Attention &Attention::operator=(Attention &&) noexcept = default;
+
+const Bundle &Attention::bundle() const { return impl_->bundle; }
+DType Attention::dtype() const { return impl_->dtype; }
+int Attention::headDim() const { return impl_->headDim; }
+
+BlockLayout Attention::layout(const Problem &problem, const std::vector<PatternTensor> &tensors,
+                              CUstream stream) const {
+  checkProblem(problem);
+  std::vector<DeviceTensorArg> device =
+      checkPatternTensors(impl_->bundle, tensors, problem, impl_->headDim);
+  BlockLayout layout;
+  layout.problem_ = problem;
+  layout.tensors_ = tensors;
+  LayoutShape shape{problem.heads, problem.seqQ, problem.seqK, impl_->headDim, problem.batch};
+  layout.device_ = impl_->layout.buildOnDevice(shape, kBlockM, kBlockN, device, stream);
+  return layout;
+}
+
+void Attention::forward(const BlockLayout &layout, const Tensor &q, const Tensor &k,
+                        const Tensor &v, const Tensor &o, CUdeviceptr lse,
+                        CUstream stream) const {
+  const Problem &problem = layout.problem();
+  if (!layout.device_.full)
+    throw Error("the layout is empty: build it with Attention::layout");
+  if (layout.device_.blockQ != kBlockM || layout.device_.blockK != kBlockN)
+    throw Error("the layout was built with other tile sizes than this kernel's");
+  int64_t B = q.shape[0], D = impl_->headDim;
+  // A layout holds for any batch size when the mask does not read b.
+  int64_t batch = impl_->bundle.readsBatch ? problem.batch : B;
+  checkTensor("q", q, impl_->dtype, {batch, problem.heads, problem.seqQ, D});
+  checkTensor("k", k, impl_->dtype, {batch, problem.kvHeads, problem.seqK, D});
+  checkTensor("v", v, impl_->dtype, {batch, problem.kvHeads, problem.seqK, D});
+  checkTensor("o", o, impl_->dtype, {batch, problem.heads, problem.seqQ, D});
+  if (lse % 4 != 0)
+    throw Error("lse must be 4-byte aligned");
+  if (batch * problem.heads > std::numeric_limits<int32_t>::max())
+    throw Error("batch * heads is too large");
+
+  DeviceTensors tensors = detail::describeTensors(
+      checkPatternTensors(impl_->bundle, layout.tensors_, problem, impl_->headDim));
+  const DeviceLayout &device = layout.device_;
+  ForwardArgs args{{problem.heads, problem.seqQ, problem.seqK, D},
+                   batch,
+                   problem.kvHeads,
+                   q.data,
+                   k.data,
+                   v.data,
+                   o.data,
+                   lse,
+                   {q.strides[0], q.strides[1], q.strides[2]},
+                   {k.strides[0], k.strides[1], k.strides[2]},
+                   {v.strides[0], v.strides[1], v.strides[2]},
+                   {o.strides[0], o.strides[1], o.strides[2]},
+                   device.fullCount->pointer(),
+                   device.partialCount->pointer(),
+                   device.full->pointer(),
+                   device.partial->pointer(),
+                   device.rows,
+                   device.cols};
+  void *params[] = {&args, &tensors};
+  Dim3 grid{static_cast<unsigned>(batch * problem.heads), static_cast<unsigned>(device.rows)};
+  launch(impl_->forward, grid, Dim3{kThreads}, params, sharedBytes(impl_->headDim), stream);
+}
+
+} // namespace attn

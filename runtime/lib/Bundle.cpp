@@ -1,0 +1,218 @@
+#include "attn/Bundle.h"
+
+#include "attn/Error.h"
+
+#include <charconv>
+#include <istream>
+#include <iterator>
+#include <ostream>
+#include <set>
+#include <sstream>
+
+namespace attn {
+namespace {
+
+constexpr const char *kMagic = "attnc-bundle";
+constexpr int kFormatVersion = 1;
+
+constexpr ElementType kElementTypes[] = {ElementType::I32, ElementType::I64, ElementType::F32};
+
+// The spelling of a run-time size in a `tensor` line, as the language names it.
+const char *dimName(TensorDim::Kind kind) {
+  switch (kind) {
+  case TensorDim::Kind::H:
+    return "H";
+  case TensorDim::Kind::Nq:
+    return "Nq";
+  case TensorDim::Kind::Nk:
+    return "Nk";
+  case TensorDim::Kind::D:
+    return "D";
+  case TensorDim::Kind::Constant:
+    break;
+  }
+  return "";
+}
+
+// Values run to the end of their line, so a line break would end them early.
+void writeLine(std::ostream &os, const char *key, const std::string &value) {
+  if (value.find('\n') != std::string::npos)
+    throw Error(std::string("cannot write a bundle whose ") + key + " holds a line break");
+  os << key << (value.empty() ? "" : " ") << value << '\n';
+}
+
+// Reads the key lines and the source of one bundle, reporting problems as
+// "<origin>:<line>: <what>" (the line being the last one read).
+class Reader {
+public:
+  Reader(std::istream &is, const std::string &origin) : is_(is), origin_(origin) {}
+
+  Bundle read() {
+    readMagic();
+    std::string line;
+    while (nextLine(line)) {
+      std::size_t space = line.find(' ');
+      std::string key = line.substr(0, space);
+      std::string value = space == std::string::npos ? "" : line.substr(space + 1);
+      if (key == "source") {
+        readSource(value);
+        return std::move(bundle_);
+      }
+      readKey(key, value);
+    }
+    fail("truncated: no 'source' line");
+  }
+
+private:
+  [[noreturn]] void fail(const std::string &what) const {
+    std::string where = lineNumber_ ? ":" + std::to_string(lineNumber_) : "";
+    throw Error(origin_ + where + ": " + what);
+  }
+
+  bool nextLine(std::string &line) {
+    if (!std::getline(is_, line))
+      return false;
+    ++lineNumber_;
+    return true;
+  }
+
+  void readMagic() {
+    std::string line;
+    if (!nextLine(line))
+      fail("empty file, not an attnc bundle");
+    std::string expected = std::string(kMagic) + " " + std::to_string(kFormatVersion);
+    if (line.rfind(std::string(kMagic) + " ", 0) != 0)
+      fail("not an attnc bundle (expected '" + expected + "' on the first line)");
+    if (line != expected)
+      fail("unsupported bundle version '" + line.substr(std::string(kMagic).size() + 1) +
+           "' (this runtime reads version " + std::to_string(kFormatVersion) + ")");
+  }
+
+  void readKey(const std::string &key, const std::string &value) {
+    // A tensor line repeats once per tensor; every other key is said once.
+    if (key != "tensor" && !seen_.insert(key).second)
+      fail("duplicate key '" + key + "'");
+    if (key == "pattern")
+      bundle_.pattern = value;
+    else if (key == "origin")
+      bundle_.origin = value;
+    else if (key == "params")
+      bundle_.params = value;
+    else if (key == "layout_kernel")
+      bundle_.layoutKernel = value;
+    else if (key == "forward_kernel")
+      bundle_.forwardKernel = value;
+    else if (key == "reads_batch")
+      bundle_.readsBatch = readFlag(value);
+    else if (key == "tensor")
+      bundle_.tensors.push_back(readTensor(value));
+    else
+      fail("unknown key '" + key + "'");
+  }
+
+  int64_t readNumber(const std::string &text, const char *what) const {
+    int64_t value = 0;
+    auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+    if (text.empty() || error != std::errc() || end != text.data() + text.size() || value < 0)
+      fail(std::string("bad number '") + text + "' for " + what);
+    return value;
+  }
+
+  bool readFlag(const std::string &text) const {
+    if (text != "0" && text != "1")
+      fail("bad number '" + text + "' for reads_batch (expected 0 or 1)");
+    return text == "1";
+  }
+
+  ElementType readElementType(const std::string &text) const {
+    for (ElementType type : kElementTypes)
+      if (text == elementTypeName(type))
+        return type;
+    fail("unknown element type '" + text + "' (expected i32, i64 or f32)");
+  }
+
+  TensorDim readDim(const std::string &text) const {
+    for (auto kind : {TensorDim::Kind::H, TensorDim::Kind::Nq, TensorDim::Kind::Nk,
+                      TensorDim::Kind::D})
+      if (text == dimName(kind))
+        return {kind, 0};
+    return {TensorDim::Kind::Constant, readNumber(text, "a tensor dimension")};
+  }
+
+  // "NAME TYPE DIM..."
+  BundleTensor readTensor(const std::string &value) const {
+    std::istringstream words(value);
+    BundleTensor tensor;
+    std::string type, dim;
+    if (!(words >> tensor.name >> type))
+      fail("malformed tensor line (expected 'tensor NAME TYPE DIM...')");
+    tensor.type = readElementType(type);
+    while (words >> dim)
+      tensor.dims.push_back(readDim(dim));
+    if (tensor.dims.empty())
+      fail("tensor '" + tensor.name + "' has no dimensions");
+    return tensor;
+  }
+
+  // The rest of the stream is the source, to the byte: read it whole rather
+  // than trust a length that may be corrupt.
+  void readSource(const std::string &value) {
+    int64_t bytes = readNumber(value, "the source length");
+    std::string rest(std::istreambuf_iterator<char>(is_), {});
+    if (static_cast<int64_t>(rest.size()) < bytes)
+      fail("truncated source: expected " + std::to_string(bytes) + " bytes, got " +
+           std::to_string(rest.size()));
+    if (static_cast<int64_t>(rest.size()) > bytes)
+      fail("unexpected data after the " + std::to_string(bytes) + " bytes of source");
+    bundle_.source = std::move(rest);
+  }
+
+  std::istream &is_;
+  const std::string &origin_;
+  int lineNumber_ = 0;
+  std::set<std::string> seen_;
+  Bundle bundle_;
+};
+
+} // namespace
+
+const char *elementTypeName(ElementType type) {
+  switch (type) {
+  case ElementType::I32:
+    return "i32";
+  case ElementType::I64:
+    return "i64";
+  case ElementType::F32:
+    return "f32";
+  }
+  return "?";
+}
+
+std::size_t elementBytes(ElementType type) { return type == ElementType::I64 ? 8 : 4; }
+
+std::string tensorDimText(const TensorDim &dim) {
+  return dim.kind == TensorDim::Kind::Constant ? std::to_string(dim.value) : dimName(dim.kind);
+}
+
+void writeBundle(const Bundle &bundle, std::ostream &os) {
+  os << kMagic << ' ' << kFormatVersion << '\n';
+  writeLine(os, "pattern", bundle.pattern);
+  writeLine(os, "origin", bundle.origin);
+  writeLine(os, "params", bundle.params);
+  writeLine(os, "layout_kernel", bundle.layoutKernel);
+  writeLine(os, "forward_kernel", bundle.forwardKernel);
+  os << "reads_batch " << (bundle.readsBatch ? 1 : 0) << '\n';
+  for (const BundleTensor &tensor : bundle.tensors) {
+    os << "tensor " << tensor.name << ' ' << elementTypeName(tensor.type);
+    for (const TensorDim &dim : tensor.dims)
+      os << ' ' << tensorDimText(dim);
+    os << '\n';
+  }
+  os << "source " << bundle.source.size() << '\n' << bundle.source;
+}
+
+Bundle readBundle(std::istream &is, const std::string &origin) {
+  return Reader(is, origin).read();
+}
+
+} // namespace attn

@@ -1,0 +1,37 @@
+// Host mirrors of the structs that kernels take by value (attnc_builtins.cuh):
+// a launch copies their bytes, so the layouts must match field for field.
+#pragma once
+
+#include "attn/Driver.h"
+#include "attn/Layout.h"
+
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+namespace attn::detail {
+
+constexpr std::size_t kMaxTensors = 8; // ATTNC_MAX_TENSORS
+constexpr std::size_t kMaxRank = 4;    // ATTNC_MAX_RANK
+
+struct DeviceShape { // attnc_shape
+  int64_t H, Nq, Nk, D;
+};
+
+struct DeviceTensor { // attnc_tensor
+  CUdeviceptr data;
+  int64_t dims[kMaxRank];
+};
+
+struct DeviceTensors { // attnc_tensors
+  DeviceTensor t[kMaxTensors];
+};
+
+static_assert(sizeof(DeviceTensors) == kMaxTensors * (8 + 8 * kMaxRank));
+
+// Throws attn::Error for more than kMaxTensors tensors or a rank above kMaxRank.
+DeviceTensors describeTensors(const std::vector<DeviceTensorArg> &tensors);
+
+inline int64_t ceilDiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
+} // namespace attn::detail
