@@ -40,6 +40,7 @@ const char *const kUsage = R"(usage: attnc-bench-forward [options]
   --batch B                 (default 1)
   --dim D                   head dimension, 64 or 128 (default 128)
   --dtype bf16|fp16         (default bf16)
+  --block-q 64|128          query rows per CTA (default 128)
   --iters K                 timed iterations; the median is reported (default 20)
   --docs K                  documents of equal length for a `doc` tensor (default 12)
   --check                   first compare the GPU's count of attended pairs with the
@@ -63,7 +64,7 @@ struct Options {
   std::vector<PatternSpec> patterns;
   std::vector<int64_t> lengths = {8192, 32768};
   int64_t heads = 16, batch = 1, docs = 12, checkN = 1000;
-  int dim = 128, iters = 20, warmup = 3;
+  int dim = 128, iters = 20, warmup = 3, blockQ = 128;
   attn::DType dtype = attn::DType::BF16;
   bool check = false;
 };
@@ -136,6 +137,8 @@ Options parseOptions(int argc, char **argv) {
       options.dim = static_cast<int>(parseCount(value, "--dim"));
     else if (option == "--iters")
       options.iters = static_cast<int>(parseCount(value, "--iters"));
+    else if (option == "--block-q")
+      options.blockQ = static_cast<int>(parseCount(value, "--block-q"));
     else if (option == "--docs")
       options.docs = parseCount(value, "--docs");
     else if (option == "--check-n")
@@ -401,7 +404,8 @@ struct Compiled {
 
   Compiled(const PatternSpec &spec, const Options &options)
       : bundle(attn::compileFile(spec.path, {"", spec.params})),
-        attention(bundle, options.dtype, options.dim), counter(bundle),
+        attention(bundle, options.dtype, options.dim, nullptr, {options.blockQ}),
+        counter(bundle),
         label(spec.label(bundle.pattern)) {}
 };
 
@@ -450,10 +454,11 @@ int run(const Options &options) {
     for (size_t p = 0; p < compiled.size(); ++p)
       countsAgree = checkCounts(options.patterns[p], *compiled[p], options) && countsAgree;
 
-  std::printf("\n%s, %s, B=%lld, H=%lld, D=%d; median of %d after %d warm-up\n\n",
+  std::printf("\n%s, %s, B=%lld, H=%lld, D=%d, %d query rows per CTA; median of %d after %d "
+              "warm-up\n\n",
               device.name.c_str(), attn::dtypeName(options.dtype),
               static_cast<long long>(options.batch), static_cast<long long>(options.heads),
-              options.dim, options.iters, options.warmup);
+              options.dim, options.blockQ, options.iters, options.warmup);
   std::printf("| pattern | N | fwd ms | attended pairs | density | useful TFLOP/s | layout ms |\n"
               "|---|---|---|---|---|---|---|\n");
   for (int64_t n : options.lengths) {

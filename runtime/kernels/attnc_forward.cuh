@@ -15,7 +15,8 @@
 //
 // Compile with -DATTNC_DTYPE_BF16 or -DATTNC_DTYPE_FP16 and
 // -DATTNC_HEAD_DIM=64 or 128. A generated source instantiates it:
-//   extern "C" __global__ void __launch_bounds__(ATTNC_FWD_THREADS)
+//   extern "C" __global__ void
+//   __launch_bounds__(ATTNC_FWD_THREADS, ATTNC_FWD_MIN_BLOCKS)
 //   attnc_<p>_forward(attnc_forward_args args, attnc_tensors tensors) {
 //     attnc_forward_kernel<attnc_<p>_elements>(args, tensors);
 //   }
@@ -41,9 +42,18 @@
 #error "compile the forward kernel with -DATTNC_DTYPE_BF16 or -DATTNC_DTYPE_FP16"
 #endif
 
+// Query rows per CTA: 128 (32 per warp) by default; 64 (16 per warp) halves
+// the work per CTA for patterns whose rows visit few tiles.
+#ifndef ATTNC_FWD_BLOCK_M
 #define ATTNC_FWD_BLOCK_M 128
+#endif
+#if ATTNC_FWD_BLOCK_M != 64 && ATTNC_FWD_BLOCK_M != 128
+#error "ATTNC_FWD_BLOCK_M must be 64 or 128"
+#endif
 #define ATTNC_FWD_BLOCK_N 64
 #define ATTNC_FWD_THREADS 128
+// CTAs an SM must hold at once: with 64 rows the registers allow three.
+#define ATTNC_FWD_MIN_BLOCKS (ATTNC_FWD_BLOCK_M == 64 ? 3 : 1)
 
 /// What the forward kernel is given; the host mirrors it
 /// (runtime/lib/Attention.cpp). Strides are in elements, for the batch, head

@@ -15,7 +15,6 @@ using detail::DeviceShape;
 using detail::DeviceTensors;
 
 // The forward kernel's tiles and threads (attnc_forward.cuh).
-constexpr int64_t kBlockM = 128; // ATTNC_FWD_BLOCK_M
 constexpr int64_t kBlockN = 64;  // ATTNC_FWD_BLOCK_N
 constexpr unsigned kThreads = 128; // ATTNC_FWD_THREADS
 constexpr int64_t kMaxGridY = 65535;
@@ -32,8 +31,8 @@ struct ForwardArgs {
 
 static_assert(sizeof(ForwardArgs) == 4 * 8 + 2 * 8 + 5 * 8 + 12 * 8 + 4 * 8 + 2 * 8);
 
-unsigned sharedBytes(int headDim) {
-  return static_cast<unsigned>((kBlockM + 2 * kBlockN) * headDim * 2);
+unsigned sharedBytes(int headDim, int64_t blockQ) {
+  return static_cast<unsigned>((blockQ + 2 * kBlockN) * headDim * 2);
 }
 
 std::string archOf(const DeviceInfo &info) {
@@ -49,8 +48,9 @@ std::string describe(const Bundle &bundle, DType dtype, int headDim, const std::
 }
 
 std::shared_ptr<const Module> compileBundle(const Bundle &bundle, DType dtype, int headDim,
-                                            KernelCache &cache) {
-  CompileRequest request = kernelCompileRequest(bundle, dtype, headDim, archOf(deviceInfo()));
+                                            const KernelOptions &options, KernelCache &cache) {
+  CompileRequest request =
+      kernelCompileRequest(bundle, dtype, headDim, archOf(deviceInfo()), options);
   try {
     return std::make_shared<const Module>(cache.get(request).bytes);
   } catch (const Error &error) {
@@ -77,16 +77,16 @@ std::string dimsText(const std::vector<int64_t> &dims) {
   return text + "]";
 }
 
-void checkProblem(const Problem &problem) {
+void checkProblem(const Problem &problem, int64_t blockQ) {
   if (problem.batch < 1 || problem.heads < 1 || problem.kvHeads < 1 || problem.seqQ < 1 ||
       problem.seqK < 1)
     throw Error("batch, heads, key/value heads and sequence lengths must be at least 1");
   if (problem.heads % problem.kvHeads != 0)
     throw Error("key/value heads (" + std::to_string(problem.kvHeads) +
                 ") must divide query heads (" + std::to_string(problem.heads) + ")");
-  if (ceilDiv(problem.seqQ, kBlockM) > kMaxGridY)
+  if (ceilDiv(problem.seqQ, blockQ) > kMaxGridY)
     throw Error("Nq = " + std::to_string(problem.seqQ) + " is too long: at most " +
-                std::to_string(kMaxGridY * kBlockM));
+                std::to_string(kMaxGridY * blockQ));
   if (problem.batch * problem.heads > std::numeric_limits<int32_t>::max())
     throw Error("batch * heads is too large");
 }
@@ -156,13 +156,14 @@ Tensor Tensor::bnhd(CUdeviceptr data, DType dtype, int64_t B, int64_t H, int64_t
 GpuLayout BlockLayout::download() const { return device_.download(); }
 
 CompileRequest kernelCompileRequest(const Bundle &bundle, DType dtype, int headDim,
-                                    const std::string &arch) {
+                                    const std::string &arch, const KernelOptions &options) {
   CompileRequest request;
   request.name = bundle.pattern + ".cu";
   request.source = bundle.source;
   request.headers = kernelHeaders();
   request.options = {dtype == DType::BF16 ? "-DATTNC_DTYPE_BF16" : "-DATTNC_DTYPE_FP16",
-                     "-DATTNC_HEAD_DIM=" + std::to_string(headDim)};
+                     "-DATTNC_HEAD_DIM=" + std::to_string(headDim),
+                     "-DATTNC_FWD_BLOCK_M=" + std::to_string(options.blockQ)};
   request.arch = arch;
   return request;
 }
@@ -176,21 +177,26 @@ struct Attention::Impl {
   Bundle bundle;
   DType dtype;
   int headDim;
+  KernelOptions options;
   std::shared_ptr<const Module> module;
   LayoutKernel layout;
   CUfunction forward;
 };
 
-Attention::Attention(const Bundle &bundle, DType dtype, int headDim, KernelCache *cache) {
+Attention::Attention(const Bundle &bundle, DType dtype, int headDim, KernelCache *cache,
+                     KernelOptions options) {
   if (headDim != 64 && headDim != 128)
     throw Error("head dim " + std::to_string(headDim) + " is not supported: 64 or 128");
+  if (options.blockQ != 64 && options.blockQ != 128)
+    throw Error("a query block of " + std::to_string(options.blockQ) +
+                " rows is not supported: 64 or 128");
   std::shared_ptr<const Module> module =
-      compileBundle(bundle, dtype, headDim, cache ? *cache : defaultKernelCache());
+      compileBundle(bundle, dtype, headDim, options, cache ? *cache : defaultKernelCache());
   CUfunction forward = module->function(bundle.forwardKernel.c_str());
   check(driver().cuFuncSetAttribute(forward, CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES,
-                                    static_cast<int>(sharedBytes(headDim))),
+                                    static_cast<int>(sharedBytes(headDim, options.blockQ))),
         "cuFuncSetAttribute");
-  impl_.reset(new Impl{bundle, dtype, headDim, module,
+  impl_.reset(new Impl{bundle, dtype, headDim, options, module,
                        LayoutKernel(module, bundle.layoutKernel), forward});
 }
 
@@ -201,17 +207,19 @@ Attention &Attention::operator=(Attention &&) noexcept = default;
 const Bundle &Attention::bundle() const { return impl_->bundle; }
 DType Attention::dtype() const { return impl_->dtype; }
 int Attention::headDim() const { return impl_->headDim; }
+const KernelOptions &Attention::options() const { return impl_->options; }
 
 BlockLayout Attention::layout(const Problem &problem, const std::vector<PatternTensor> &tensors,
                               CUstream stream) const {
-  checkProblem(problem);
+  checkProblem(problem, impl_->options.blockQ);
   std::vector<DeviceTensorArg> device =
       checkPatternTensors(impl_->bundle, tensors, problem, impl_->headDim);
   BlockLayout layout;
   layout.problem_ = problem;
   layout.tensors_ = tensors;
   LayoutShape shape{problem.heads, problem.seqQ, problem.seqK, impl_->headDim, problem.batch};
-  layout.device_ = impl_->layout.buildOnDevice(shape, kBlockM, kBlockN, device, stream);
+  layout.device_ =
+      impl_->layout.buildOnDevice(shape, impl_->options.blockQ, kBlockN, device, stream);
   return layout;
 }
 
@@ -221,7 +229,7 @@ void Attention::forward(const BlockLayout &layout, const Tensor &q, const Tensor
   const Problem &problem = layout.problem();
   if (!layout.device_.full)
     throw Error("the layout is empty: build it with Attention::layout");
-  if (layout.device_.blockQ != kBlockM || layout.device_.blockK != kBlockN)
+  if (layout.device_.blockQ != impl_->options.blockQ || layout.device_.blockK != kBlockN)
     throw Error("the layout was built with other tile sizes than this kernel's");
   int64_t B = q.shape[0], D = impl_->headDim;
   // A layout holds for any batch size when the mask does not read b.
@@ -258,7 +266,8 @@ void Attention::forward(const BlockLayout &layout, const Tensor &q, const Tensor
                    device.cols};
   void *params[] = {&args, &tensors};
   Dim3 grid{static_cast<unsigned>(batch * problem.heads), static_cast<unsigned>(device.rows)};
-  launch(impl_->forward, grid, Dim3{kThreads}, params, sharedBytes(impl_->headDim), stream);
+  launch(impl_->forward, grid, Dim3{kThreads}, params,
+         sharedBytes(impl_->headDim, impl_->options.blockQ), stream);
 }
 
 } // namespace attn

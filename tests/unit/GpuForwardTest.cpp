@@ -30,6 +30,7 @@
 #include <functional>
 #include <limits>
 #include <map>
+#include <mutex>
 #include <memory>
 #include <random>
 #include <set>
@@ -59,37 +60,29 @@ attnc::CheckedFile checkPatternFile(const std::string &pattern) {
   return attnc::test::checkOrThrow(patternPath(pattern), *text);
 }
 
-using KernelKey = std::tuple<std::string, attn::DType, int>;
+using KernelKey = std::tuple<std::string, attn::DType, int, int>; // + query rows per CTA
 
 /// Every (pattern, dtype, head dim) the tests use.
 std::vector<KernelKey> kernelKeys();
 
-struct CompiledKernel {
-  std::unique_ptr<attn::Attention> attention;
-  std::string error;
-};
-
-/// The Attention of every kernel key, compiled once per test binary, all at
-/// first use and in parallel: NVRTC takes seconds per kernel and the suite
-/// needs dozens. A compile error is kept and rethrown by the cases that need
-/// the kernel. Never destroyed: unloading modules after the driver shut down
-/// at exit would fail.
-const std::map<KernelKey, CompiledKernel> &compiledKernels() {
-  static const auto *kernels = [] {
-    auto *map = new std::map<KernelKey, CompiledKernel>;
+/// Compiles every kernel the tests use into the kernel cache, in parallel,
+/// once per test binary: NVRTC takes seconds per kernel and the suite needs
+/// dozens. Failures are left for the cases that load the kernel to report.
+void warmKernelCache() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    if (!attn::gpuAvailable())
+      return;
+    std::string arch = "sm_" + std::to_string(attn::deviceInfo().computeCapability);
     std::vector<KernelKey> keys = kernelKeys();
-    for (const KernelKey &key : keys)
-      (*map)[key];
     std::atomic<std::size_t> next{0};
     auto work = [&] {
       for (std::size_t k; (k = next++) < keys.size();) {
-        const auto &[pattern, dtype, headDim] = keys[k];
-        CompiledKernel &entry = map->at(keys[k]);
+        const auto &[pattern, dtype, headDim, blockQ] = keys[k];
         try {
-          entry.attention = std::make_unique<attn::Attention>(
-              attn::compileFile(patternPath(pattern)), dtype, headDim);
-        } catch (const attn::Error &error) {
-          entry.error = error.what();
+          attn::defaultKernelCache().get(attn::kernelCompileRequest(
+              attn::compileFile(patternPath(pattern)), dtype, headDim, arch, {blockQ}));
+        } catch (const attn::Error &) {
         }
       }
     };
@@ -98,13 +91,30 @@ const std::map<KernelKey, CompiledKernel> &compiledKernels() {
       thread = std::thread(work);
     for (std::thread &thread : threads)
       thread.join();
-    return map;
-  }();
-  return *kernels;
+  });
 }
 
-const attn::Attention &attentionFor(const std::string &pattern, attn::DType dtype, int headDim) {
-  const CompiledKernel &entry = compiledKernels().at({pattern, dtype, headDim});
+/// The Attention of each kernel key, loaded once per test binary. A compile
+/// error is kept and rethrown, not retried by every case. Never destroyed:
+/// unloading modules after the driver shut down at exit would fail.
+const attn::Attention &attentionFor(const std::string &pattern, attn::DType dtype, int headDim,
+                                    int blockQ = 128) {
+  struct Entry {
+    std::unique_ptr<attn::Attention> attention;
+    std::string error;
+  };
+  static auto *loaded = new std::map<KernelKey, Entry>;
+  warmKernelCache();
+  Entry &entry = (*loaded)[{pattern, dtype, headDim, blockQ}];
+  if (!entry.attention && entry.error.empty()) {
+    try {
+      entry.attention = std::make_unique<attn::Attention>(
+          attn::compileFile(patternPath(pattern)), dtype, headDim, nullptr,
+          attn::KernelOptions{blockQ});
+    } catch (const attn::Error &error) {
+      entry.error = error.what();
+    }
+  }
   if (!entry.attention)
     throw attn::Error(entry.error);
   return *entry.attention;
@@ -302,6 +312,7 @@ struct ForwardCase {
   int headDim;
   int64_t batch, heads, kvHeads, seqQ, seqK;
   Memory memory = Memory::Bhnd;
+  int blockQ = 128;
 };
 
 std::string caseName(const ForwardCase &c) {
@@ -312,6 +323,8 @@ std::string caseName(const ForwardCase &c) {
     name += "_KV" + std::to_string(c.kvHeads);
   name += c.seqQ == c.seqK ? "_N" + std::to_string(c.seqQ)
                            : "_Nq" + std::to_string(c.seqQ) + "_Nk" + std::to_string(c.seqK);
+  if (c.blockQ != 128)
+    name += "_M" + std::to_string(c.blockQ);
   return c.memory == Memory::Bnhd ? name + "_bnhd" : name;
 }
 
@@ -342,7 +355,7 @@ class GpuForward : public testing::TestWithParam<ForwardCase> {};
 TEST_P(GpuForward, MatchesTheReference) {
   SKIP_WITHOUT_GPU();
   const ForwardCase &c = GetParam();
-  const attn::Attention &attention = attentionFor(c.pattern, c.dtype, c.headDim);
+  const attn::Attention &attention = attentionFor(c.pattern, c.dtype, c.headDim, c.blockQ);
   std::mt19937 rng(seedOf(caseName(c)));
   attnc::CheckedFile file = checkPatternFile(c.pattern);
   const attnc::ast::Pattern &pattern = *file.ast.patterns.front();
@@ -377,12 +390,19 @@ TEST_P(GpuForward, MatchesTheReference) {
 constexpr attn::DType kDTypes[] = {attn::DType::BF16, attn::DType::FP16};
 constexpr int kHeadDims[] = {64, 128};
 
+/// Patterns run with 64 query rows per CTA too.
+constexpr const char *kSmallBlockPatterns[] = {"causal", "sliding_window", "document", "alibi"};
+
 std::vector<KernelKey> kernelKeys() {
   std::vector<KernelKey> keys;
   for (const std::string &pattern : bundledPatterns())
     for (attn::DType dtype : kDTypes)
       for (int headDim : kHeadDims)
-        keys.emplace_back(pattern, dtype, headDim);
+        keys.emplace_back(pattern, dtype, headDim, 128);
+  for (const char *pattern : kSmallBlockPatterns)
+    for (attn::DType dtype : kDTypes)
+      for (int headDim : kHeadDims)
+        keys.emplace_back(pattern, dtype, headDim, 64);
   return keys;
 }
 
@@ -420,6 +440,17 @@ std::vector<ForwardCase> tokenMajorCases() {
   return cases;
 }
 
+/// 64 query rows per CTA: lengths around and between tiles, MHA and GQA.
+std::vector<ForwardCase> smallBlockCases() {
+  std::vector<ForwardCase> cases;
+  for (const char *pattern : kSmallBlockPatterns)
+    for (attn::DType dtype : kDTypes)
+      for (int headDim : kHeadDims)
+        for (int64_t n : {1, 65, 1000})
+          cases.push_back({pattern, dtype, headDim, 2, 4, 2, n, n, Memory::Bhnd, 64});
+  return cases;
+}
+
 std::string testName(const testing::TestParamInfo<ForwardCase> &info) {
   return caseName(info.param);
 }
@@ -428,6 +459,8 @@ INSTANTIATE_TEST_SUITE_P(Matrix, GpuForward, testing::ValuesIn(matrixCases()), t
 INSTANTIATE_TEST_SUITE_P(CrossLength, GpuForward, testing::ValuesIn(crossLengthCases()),
                          testName);
 INSTANTIATE_TEST_SUITE_P(TokenMajor, GpuForward, testing::ValuesIn(tokenMajorCases()),
+                         testName);
+INSTANTIATE_TEST_SUITE_P(SmallBlock, GpuForward, testing::ValuesIn(smallBlockCases()),
                          testName);
 
 //===----------------------------------------------------------------------===//
@@ -438,18 +471,20 @@ struct KernelCase {
   std::string pattern;
   attn::DType dtype;
   int headDim;
+  int blockQ;
 };
 
 std::string kernelCaseName(const KernelCase &c) {
-  return c.pattern + "_" + attn::dtypeName(c.dtype) + "_D" + std::to_string(c.headDim);
+  return c.pattern + "_" + attn::dtypeName(c.dtype) + "_D" + std::to_string(c.headDim) + "_M" +
+         std::to_string(c.blockQ);
 }
 
 void PrintTo(const KernelCase &c, std::ostream *os) { *os << kernelCaseName(c); }
 
 std::vector<KernelCase> kernelCases() {
   std::vector<KernelCase> cases;
-  for (const auto &[pattern, dtype, headDim] : kernelKeys())
-    cases.push_back({pattern, dtype, headDim});
+  for (const auto &[pattern, dtype, headDim, blockQ] : kernelKeys())
+    cases.push_back({pattern, dtype, headDim, blockQ});
   return cases;
 }
 class GpuForwardLayout : public testing::TestWithParam<KernelCase> {};
@@ -457,7 +492,7 @@ class GpuForwardLayout : public testing::TestWithParam<KernelCase> {};
 TEST_P(GpuForwardLayout, EqualsTheCpuBuildersAtTheKernelsTiles) {
   SKIP_WITHOUT_GPU();
   const KernelCase &c = GetParam();
-  const attn::Attention &attention = attentionFor(c.pattern, c.dtype, c.headDim);
+  const attn::Attention &attention = attentionFor(c.pattern, c.dtype, c.headDim, c.blockQ);
   attnc::CheckedFile file = checkPatternFile(c.pattern);
   const attnc::ast::Pattern &pattern = *file.ast.patterns.front();
   auto module = attnc::mlirGen(testContext(), file.ast, *file.source, &pattern);

@@ -447,7 +447,8 @@ llvm::Expected<KernelSource> emitKernelSource(attn::PatternOp pattern) {
   os << "\n#ifdef ATTNC_HEAD_DIM\n";
   printElements(pattern, os);
   os << fmt::format("\n#include \"{}\"\n\n"
-                    "extern \"C\" __global__ void __launch_bounds__(ATTNC_FWD_THREADS)\n"
+                    "extern \"C\" __global__ void\n"
+                    "__launch_bounds__(ATTNC_FWD_THREADS, ATTNC_FWD_MIN_BLOCKS)\n"
                     "{}(attnc_forward_args args, attnc_tensors tensors) {{\n"
                     "  attnc_forward_kernel<{}elements>(args, tensors);\n}}\n"
                     "#endif\n",

@@ -69,13 +69,22 @@ private:
   std::vector<PatternTensor> tensors_;
 };
 
+// How a kernel is instantiated beyond dtype and head dim.
+struct KernelOptions {
+  // Query rows per CTA (and per layout tile): 128, or 64 for patterns whose
+  // rows visit few key tiles (windows, short documents), where the fixed cost
+  // of a CTA weighs more.
+  int blockQ = 128;
+};
+
 class Attention {
 public:
   // Compiles `bundle` for `dtype` and `headDim` (64 or 128) for device 0's
   // architecture, through `cache` (the default cache when null). Throws
-  // attn::Error: no GPU, an unsupported head dim, NVRTC's log (naming the
-  // pattern and its file).
-  Attention(const Bundle &bundle, DType dtype, int headDim, KernelCache *cache = nullptr);
+  // attn::Error: no GPU, an unsupported head dim or block, NVRTC's log
+  // (naming the pattern and its file).
+  Attention(const Bundle &bundle, DType dtype, int headDim, KernelCache *cache = nullptr,
+            KernelOptions options = {});
   ~Attention();
   Attention(Attention &&) noexcept;
   Attention &operator=(Attention &&) noexcept;
@@ -97,6 +106,7 @@ public:
   const Bundle &bundle() const;
   DType dtype() const;
   int headDim() const;
+  const KernelOptions &options() const;
 
 private:
   struct Impl;
@@ -106,7 +116,7 @@ private:
 // The NVRTC request that compiles `bundle` for `dtype`, `headDim` and `arch`
 // (e.g. "sm_90a"): what Attention compiles, and `attnc compile --emit=ptx`.
 CompileRequest kernelCompileRequest(const Bundle &bundle, DType dtype, int headDim,
-                                    const std::string &arch);
+                                    const std::string &arch, const KernelOptions &options = {});
 
 // The cache Attention uses when given none (KernelCache::defaultDirectory()).
 KernelCache &defaultKernelCache();
