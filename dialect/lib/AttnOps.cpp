@@ -27,15 +27,16 @@ void PatternOp::build(OpBuilder &builder, OperationState &state, StringRef name)
 }
 
 LogicalResult PatternOp::verify() {
-  Operation *seen[6] = {};
+  Operation *seen[7] = {};
   auto slotOf = [](Operation &op) -> int {
-    return isa<CausalOp>(op)   ? 0
-           : isa<AttendOp>(op) ? 1
-           : isa<HeadsOp>(op)  ? 2
-           : isa<BiasOp>(op)   ? 3
-           : isa<ScoreOp>(op)  ? 4
-           : isa<ScaleOp>(op)  ? 5
-                               : -1;
+    return isa<CausalOp>(op)      ? 0
+           : isa<AttendOp>(op)    ? 1
+           : isa<HeadsOp>(op)     ? 2
+           : isa<BiasOp>(op)      ? 3
+           : isa<ScoreOp>(op)     ? 4
+           : isa<ScaleOp>(op)     ? 5
+           : isa<ScoreGradOp>(op) ? 6
+                                  : -1;
   };
   for (Operation &op : getBodyBlock()) {
     int slot = slotOf(op);
@@ -170,6 +171,10 @@ LogicalResult ScoreOp::verify() {
   return verifyElementRegion(*this, getBody(), indexTypes(getContext(), true),
                              Float32Type::get(getContext()));
 }
+LogicalResult ScoreGradOp::verify() {
+  return verifyElementRegion(*this, getBody(), indexTypes(getContext(), true),
+                             Float32Type::get(getContext()));
+}
 LogicalResult ScaleOp::verify() {
   return verifyElementRegion(*this, getBody(), TypeRange(), Float32Type::get(getContext()));
 }
@@ -194,6 +199,9 @@ void BiasOp::getAsmBlockArgumentNames(Region &region, OpAsmSetValueNameFn setNam
 void ScoreOp::getAsmBlockArgumentNames(Region &region, OpAsmSetValueNameFn setName) {
   nameIndexArguments(region, setName);
 }
+void ScoreGradOp::getAsmBlockArgumentNames(Region &region, OpAsmSetValueNameFn setName) {
+  nameIndexArguments(region, setName);
+}
 void ScaleOp::getAsmBlockArgumentNames(Region &region, OpAsmSetValueNameFn setName) {
   nameIndexArguments(region, setName);
 }
@@ -202,6 +210,7 @@ Value SetOp::getYielded() { return yieldedValue(*this); }
 Value AttendOp::getYielded() { return yieldedValue(*this); }
 Value BiasOp::getYielded() { return yieldedValue(*this); }
 Value ScoreOp::getYielded() { return yieldedValue(*this); }
+Value ScoreGradOp::getYielded() { return yieldedValue(*this); }
 Value ScaleOp::getYielded() { return yieldedValue(*this); }
 
 //===----------------------------------------------------------------------===//

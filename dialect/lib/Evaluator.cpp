@@ -374,20 +374,35 @@ FailureOr<float> PatternEvaluator::bias(int64_t b, int64_t h, int64_t i, int64_t
   return result->f;
 }
 
-FailureOr<float> PatternEvaluator::score(float s, int64_t b, int64_t h, int64_t i, int64_t j) {
-  ScoreOp op = pattern_.getUnique<ScoreOp>();
-  if (!op)
-    return s;
+FailureOr<float> PatternEvaluator::evalScoreRegion(Region &region, float s, int64_t b,
+                                                   int64_t h, int64_t i, int64_t j) {
   Scalar args[5];
   args[0].i = b;
   args[1].i = h;
   args[2].i = i;
   args[3].i = j;
   args[4].f = s;
-  FailureOr<SmallVector<Scalar>> results = run(op.getBody(), args);
+  FailureOr<SmallVector<Scalar>> results = run(region, args);
   if (failed(results))
     return failure();
   return (*results)[0].f;
+}
+
+FailureOr<float> PatternEvaluator::score(float s, int64_t b, int64_t h, int64_t i, int64_t j) {
+  ScoreOp op = pattern_.getUnique<ScoreOp>();
+  if (!op)
+    return s;
+  return evalScoreRegion(op.getBody(), s, b, h, i, j);
+}
+
+FailureOr<float> PatternEvaluator::scoreGrad(float s, int64_t b, int64_t h, int64_t i,
+                                             int64_t j) {
+  if (!pattern_.getUnique<ScoreOp>())
+    return 1.0f;
+  ScoreGradOp op = pattern_.getUnique<ScoreGradOp>();
+  if (!op)
+    return failure();
+  return evalScoreRegion(op.getBody(), s, b, h, i, j);
 }
 
 FailureOr<float> PatternEvaluator::scale() {

@@ -64,6 +64,7 @@ std::string probeKernel(const std::string &pattern, const std::string &source) {
   };
   callIfPresent("bias", ", 0, h, i, j");
   callIfPresent("score", ", 0, h, i, j, out[3]");
+  callIfPresent("score_grad", ", 0, h, i, j, out[3]");
   callIfPresent("scale", "");
   return body + "}\n";
 }

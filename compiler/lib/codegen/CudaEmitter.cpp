@@ -92,6 +92,7 @@ std::vector<ElementFunction> elementFunctions(attn::PatternOp pattern) {
             .Case([](attn::AttendOp) { return "attend"; })
             .Case([](attn::BiasOp) { return "bias"; })
             .Case([](attn::ScoreOp) { return "score"; })
+            .Case([](attn::ScoreGradOp) { return "score_grad"; })
             .Case([](attn::ScaleOp) { return "scale"; })
             .Case([](attn::BoundsOp bounds) {
               return "bounds_" + (bounds.getOf() ? bounds.getOf()->str() : "attend");

@@ -16,6 +16,7 @@ void buildLayoutPipeline(mlir::OpPassManager &pm, const std::vector<std::string>
   perPattern.addPass(mlir::createCSEPass());
   perPattern.addPass(attn::createAttnHeadClasses());
   perPattern.addPass(attn::createAttnIntervalTwin());
+  perPattern.addPass(attn::createAttnScoreDerivative());
   perPattern.addPass(mlir::createCanonicalizerPass());
   perPattern.addPass(mlir::createCSEPass());
 }

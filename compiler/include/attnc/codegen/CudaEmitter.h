@@ -21,7 +21,7 @@ inline constexpr const char *kCudaForwardHeader = "attnc_forward.cuh";
 
 /// Prints one CUDA translation unit for `pattern`, which must have been through
 /// the layout pipeline: each element region as a `__device__ __forceinline__`
-/// function (attnc_<pattern>_set_<name>, _attend, _bias, _score, _scale,
+/// function (attnc_<pattern>_set_<name>, _attend, _bias, _score, _score_grad, _scale,
 /// _bounds_<set> and _bounds_attend), lowered through emitc and MLIR's C++
 /// emitter, then the entry points attnc_<pattern>_attends and
 /// attnc_<pattern>_classify. Every function takes the run-time sizes

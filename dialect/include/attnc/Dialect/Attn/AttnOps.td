@@ -130,6 +130,16 @@ def Attn_ScoreOp : Attn_ElementOp<"score"> {
   let assemblyFormat = "attr-dict-with-keyword $body";
 }
 
+def Attn_ScoreGradOp : Attn_ElementOp<"score_grad"> {
+  let summary = "The derivative of the score rewrite: (b, h, i, j, score) -> f32";
+  let description = [{
+    d score(s) / ds at s = %score, as attn-score-derivative computes it from
+    `attn.score`: the factor the backward pass applies (chain rule) between
+    the gradient of the rewritten score and that of the biased one.
+  }];
+  let assemblyFormat = "attr-dict-with-keyword $body";
+}
+
 def Attn_ScaleOp : Attn_ElementOp<"scale"> {
   let summary = "The softmax scale: () -> f32";
   let assemblyFormat = "attr-dict-with-keyword $body";
@@ -162,7 +172,7 @@ def Attn_BoundsOp : Attn_Op<"bounds", [
 
 def Attn_YieldOp : Attn_Op<"yield", [
     Pure, Terminator, ReturnLike,
-    ParentOneOf<["SetOp", "AttendOp", "BiasOp", "ScoreOp", "ScaleOp", "TensorParamOp",
+    ParentOneOf<["SetOp", "AttendOp", "BiasOp", "ScoreOp", "ScoreGradOp", "ScaleOp", "TensorParamOp",
                  "BoundsOp"]>]> {
   let summary = "Ends an element function with its value(s)";
   let arguments = (ins Variadic<AnyType>:$values);

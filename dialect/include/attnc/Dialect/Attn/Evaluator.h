@@ -44,6 +44,8 @@ public:
   mlir::FailureOr<bool> attends(int64_t b, int64_t h, int64_t i, int64_t j);
   mlir::FailureOr<float> bias(int64_t b, int64_t h, int64_t i, int64_t j);
   mlir::FailureOr<float> score(float s, int64_t b, int64_t h, int64_t i, int64_t j);
+  /// d score / ds at s (1 without a score rewrite). Needs attn-score-derivative.
+  mlir::FailureOr<float> scoreGrad(float s, int64_t b, int64_t h, int64_t i, int64_t j);
   mlir::FailureOr<float> scale();
 
   /// The interval twin that classifies head h's tiles (null when every key is
@@ -78,6 +80,9 @@ private:
   evalRange(mlir::Operation &op, const llvm::DenseMap<mlir::Value, Scalar> &values);
   mlir::FailureOr<Scalar> evalIndexed(mlir::Region &region, int64_t b, int64_t h, int64_t i,
                                       int64_t j);
+  /// A region over (b, h, i, j, score): attn.score or attn.score_grad.
+  mlir::FailureOr<float> evalScoreRegion(mlir::Region &region, float s, int64_t b, int64_t h,
+                                         int64_t i, int64_t j);
 
   PatternOp pattern_;
   Sizes sizes_;

@@ -53,4 +53,19 @@ def AttnHeadClasses : Pass<"attn-head-classes", "::attnc::attn::PatternOp"> {
   }];
 }
 
+def AttnScoreDerivative : Pass<"attn-score-derivative", "::attnc::attn::PatternOp"> {
+  let summary = "Differentiate `attn.score` with respect to the incoming score";
+  let description = [{
+    Adds `attn.score_grad`: the region of `attn.score` followed by its
+    forward-mode derivative in %score (seeded with 1), yielding d score / ds.
+    The backward pass multiplies the gradient of the rewritten score by it.
+    Rules: + - * / and negation; tanh, exp, log, sqrt, abs; select (the
+    derivative of the branch taken, so min/max too); int-to-float conversions
+    and everything independent of %score have derivative 0. A float op of
+    %score without a rule is an error. Patterns without `attn.score` (the
+    identity, derivative 1) are left alone.
+  }];
+  let dependentDialects = ["::mlir::arith::ArithDialect", "::mlir::math::MathDialect"];
+}
+
 #endif // ATTN_PASSES_TD
