@@ -1,6 +1,6 @@
 //===- forward.cpp - attnc's C++ JIT API, start to finish -----------------===//
 //
-//   attnc-example-forward [PATTERN_FILE] [-D name=value]...
+//   attnc-example-forward [PATTERN_FILE] [-p NAME] [-D name=value]...
 //
 // Compiles a pattern (by default patterns/sliding_window.pattern with
 // window=256), runs its attention on the GPU over random bf16 inputs, and
@@ -18,6 +18,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <limits>
 #include <memory>
@@ -43,7 +44,8 @@ constexpr double kTolerance = 2e-2;
 
 constexpr double kInf = std::numeric_limits<double>::infinity();
 
-const char *const kUsage = "usage: attnc-example-forward [PATTERN_FILE] [-D name=value]...\n";
+const char *const kUsage =
+    "usage: attnc-example-forward [PATTERN_FILE] [-p NAME] [-D name=value]...\n";
 
 //===----------------------------------------------------------------------===//
 // bf16 on the host
@@ -112,20 +114,12 @@ std::string paramValue(const attn::Bundle &bundle, const std::string &name) {
 // among the keys is i itself.
 struct ReferenceMask {
   std::string pattern;
-  int64_t window = 0;       // sliding_window's parameter
+  int64_t window = 0;       // sliding_window's parameter (0: not bound)
   std::vector<int32_t> doc; // document's ids, one per key
 
-  explicit ReferenceMask(const attn::Bundle &bundle) : pattern(bundle.pattern) {
-    if (pattern == "sliding_window")
-      window = std::stoll(paramValue(bundle, "window"));
-    // kDocuments documents of about equal length.
-    for (int64_t j = 0; j < kSeq; ++j)
-      doc.push_back(static_cast<int32_t>(j * kDocuments / kSeq));
-  }
-
   bool known() const {
-    return pattern == "dense" || pattern == "causal" || pattern == "sliding_window" ||
-           pattern == "document";
+    return pattern == "dense" || pattern == "causal" ||
+           (pattern == "sliding_window" && window > 0) || pattern == "document";
   }
 
   bool attends(int64_t i, int64_t j) const {
@@ -138,6 +132,16 @@ struct ReferenceMask {
     return j <= i && doc[i] == doc[j]; // document
   }
 };
+
+ReferenceMask referenceMask(const attn::Bundle &bundle) {
+  ReferenceMask mask;
+  mask.pattern = bundle.pattern;
+  mask.window = std::atoll(paramValue(bundle, "window").c_str());
+  // kDocuments documents of about equal length.
+  for (int64_t j = 0; j < kSeq; ++j)
+    mask.doc.push_back(static_cast<int32_t>(j * kDocuments / kSeq));
+  return mask;
+}
 
 // The only tensor argument this example can give a pattern is the document
 // ids (`doc: tensor<i32>[Nk]`); checked before the GPU is touched, so that
@@ -273,7 +277,7 @@ struct Options {
   attn::CompileOptions compile;
 };
 
-// [PATTERN_FILE] [-D name=value]...; -Dname=value works too.
+// [PATTERN_FILE] [-p NAME] [-D name=value]...; -Dname=value works too.
 bool parseArguments(int argc, char **argv, Options &options) {
   bool pathGiven = false;
   for (int a = 1; a < argc; ++a) {
@@ -286,6 +290,8 @@ bool parseArguments(int argc, char **argv, Options &options) {
       if (equals == std::string::npos || equals == 0)
         return false;
       options.compile.params[define.substr(0, equals)] = define.substr(equals + 1);
+    } else if (argument == "-p" && a + 1 < argc) {
+      options.compile.pattern = argv[++a]; // for files that hold several patterns
     } else if (!pathGiven && !argument.empty() && argument[0] != '-') {
       options.path = argument;
       pathGiven = true;
@@ -321,7 +327,7 @@ int main(int argc, char **argv) {
               bundle.params.empty() ? "" : ", ", bundle.params.c_str());
 
   try {
-    return runOnGpu(bundle, ReferenceMask(bundle));
+    return runOnGpu(bundle, referenceMask(bundle));
   } catch (const attn::Error &error) {
     std::fprintf(stderr, "attnc-example-forward: %s\n", error.what());
     // Without a driver or GPU, the first GPU call says so ("no CUDA
