@@ -1,10 +1,11 @@
-//===- ReferenceAttention.h - The attention forward pass on the CPU -------===//
+//===- ReferenceAttention.h - Attention on the CPU, forward and backward --===//
 //
-// The oracle of the GPU forward tests: O = softmax(logits) V and the row
-// log-sum-exp, in float64, with every mask and logit taken from the reference
-// interpreter (attends, logit), so that it means what the language says and
-// nothing else. Inputs are the floats the GPU sees: bf16 or fp16 values
-// widened (tools/attnc/HalfPrecision.h rounds and widens them).
+// The oracle of the GPU tests: O = softmax(logits) V and the row log-sum-exp,
+// and the gradients of q, k and v, in float64, with every mask and logit
+// taken from the reference interpreter (attends, logit), so that they mean
+// what the language says and nothing else. Inputs are the floats the GPU
+// sees: bf16 or fp16 values widened (tools/attnc/HalfPrecision.h rounds and
+// widens them).
 //
 //===----------------------------------------------------------------------===//
 #pragma once
@@ -13,6 +14,7 @@
 #include "attnc/interp/Interpreter.h"
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
@@ -57,6 +59,39 @@ std::vector<int64_t> allRows(int64_t seqQ);
 /// std::invalid_argument); the interpreter's EvalError propagates.
 ReferenceOutput referenceForward(const interp::Interpreter &pattern, const AttentionSizes &sizes,
                                  const HostInputs &inputs, std::vector<int64_t> rows);
+
+/// The gradients of a loss with respect to the inputs of the forward pass.
+struct ReferenceGradients {
+  std::vector<double> dq; // [B, H, Nq, D]; zeros in rows not asked for
+  std::vector<double> dk; // [B, Hkv, Nk, D]; summed over the query heads sharing a head
+  std::vector<double> dv; // [B, Hkv, Nk, D]; likewise
+};
+
+/// d score' / d s of the pattern's `score` rewrite at s = scale * q.k + bias,
+/// for the pair (b, h, i, j). Interpreter::score evaluates in binary32, too
+/// coarse for a numeric derivative, so the caller supplies it: a test its
+/// analytic form, later the compiler's derivative of the rewrite. Called
+/// from several threads at once.
+using ScoreDerivative =
+    std::function<double(double s, int64_t b, int64_t h, int64_t i, int64_t j)>;
+
+/// The backward pass of `rows` (distinct query indices) of every (b, h), in
+/// parallel threads: the gradients of sum(dO * O) over those rows, the other
+/// rows of dO ([B, H, Nq, D], the layout of q) being taken as zero, by
+/// dV = P^T dO, dP = dO V^T, dL = P * (dP - rowsum(dO * O)), dS = dL * dscore,
+/// dQ = scale dS K, dK = scale dS^T Q. `scoreDerivative` may be left empty
+/// when the pattern has no `score` rewrite (the derivative is then 1), and
+/// must not be otherwise (else std::invalid_argument). Other errors as
+/// referenceForward. Besides the result it holds dK and dV for every query
+/// head while it runs (threads then never share a row).
+ReferenceGradients referenceBackward(const interp::Interpreter &pattern,
+                                     const AttentionSizes &sizes, const HostInputs &inputs,
+                                     const float *dO, const std::vector<int64_t> &rows,
+                                     const ScoreDerivative &scoreDerivative = {});
+
+/// patterns/<name>.pattern, checked as checkOrThrow does; throws
+/// std::runtime_error when it cannot be read.
+CheckedFile checkBundledPattern(const std::string &name);
 
 /// Checks `text`; throws std::runtime_error with the diagnostics if it has errors.
 CheckedFile checkOrThrow(const std::string &name, const std::string &text);
