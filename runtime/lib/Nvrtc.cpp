@@ -1,11 +1,14 @@
 #include "attn/Nvrtc.h"
 
+#include "attn/Bundle.h"
 #include "attn/Error.h"
 
 #include <nvrtc.h>
 
 #include <cctype>
 #include <cstdlib>
+#include <cstring>
+#include <sstream>
 
 namespace attn {
 namespace {
@@ -83,6 +86,45 @@ private:
   nvrtcProgram program_ = nullptr;
 };
 
+/// For each line of `source`, the last kSourceMarker comment at or above it
+/// (empty before the first).
+std::vector<std::string> markerPerLine(const std::string &source) {
+  std::vector<std::string> markers;
+  std::string current;
+  std::istringstream lines(source);
+  for (std::string line; std::getline(lines, line);) {
+    if (line.rfind(kSourceMarker, 0) == 0)
+      current = line;
+    markers.push_back(current);
+  }
+  return markers;
+}
+
+/// The source line a log line "NAME(LINE): ..." refers to, or 0.
+std::size_t logLineNumber(const std::string &logLine, const std::string &name) {
+  if (logLine.rfind(name + "(", 0) != 0)
+    return 0;
+  std::size_t number = 0;
+  for (std::size_t k = name.size() + 1; k < logLine.size() && std::isdigit(logLine[k]); ++k)
+    number = number * 10 + static_cast<std::size_t>(logLine[k] - '0');
+  return number;
+}
+
+/// NVRTC's log with each located message followed by the marker of the
+/// generated code it is in: the pattern statement it came from.
+std::string annotateLog(const std::string &log, const CompileRequest &request) {
+  std::vector<std::string> markers = markerPerLine(request.source);
+  std::string annotated;
+  std::istringstream lines(log);
+  for (std::string line; std::getline(lines, line);) {
+    annotated += line + "\n";
+    std::size_t number = logLineNumber(line, request.name);
+    if (number > 0 && number <= markers.size() && !markers[number - 1].empty())
+      annotated += "  note: in " + markers[number - 1].substr(std::strlen(kSourceMarker)) + "\n";
+  }
+  return annotated;
+}
+
 } // namespace
 
 std::vector<std::string> nvrtcOptions(const CompileRequest &request) {
@@ -105,7 +147,7 @@ Binary compileWithNvrtc(const CompileRequest &request) {
       program.get(), static_cast<int>(optionPointers.size()), optionPointers.data());
   if (result != NVRTC_SUCCESS)
     throw Error("NVRTC failed to compile " + request.name + " for " + request.arch + " (" +
-                nvrtcGetErrorString(result) + "):\n" + program.log());
+                nvrtcGetErrorString(result) + "):\n" + annotateLog(program.log(), request));
   return {request.kind, program.output(request.kind)};
 }
 

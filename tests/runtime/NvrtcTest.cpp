@@ -56,6 +56,32 @@ TEST(Nvrtc, SyntaxErrorCarriesTheLogAndLine) {
   }
 }
 
+// An error inside generated code is followed by the marker of that code, which
+// names the pattern statement it came from; code before any marker gets none.
+TEST(Nvrtc, ErrorsInMarkedCodeNameThePatternStatement) {
+  CompileRequest request = fillKernel("sm_80", BinaryKind::Ptx);
+  request.source = "__device__ int unmarked() { return first_unknown; }\n"
+                   "// attnc: attnc_p_bias, from p.pattern:4:3\n"
+                   "__device__ float attnc_p_bias(int j) {\n"
+                   "  return second_unknown;\n"
+                   "}\n";
+  try {
+    compileWithNvrtc(request);
+    FAIL() << "compiling a broken kernel succeeded";
+  } catch (const Error &error) {
+    std::string message = error.what();
+    std::size_t first = message.find("fill.cu(1)");
+    std::size_t second = message.find("fill.cu(4)");
+    ASSERT_NE(first, std::string::npos) << message;
+    ASSERT_NE(second, std::string::npos) << message;
+    std::string note = "note: in attnc_p_bias, from p.pattern:4:3";
+    std::size_t noted = message.find(note);
+    ASSERT_NE(noted, std::string::npos) << message;
+    EXPECT_GT(noted, second) << message;
+    EXPECT_EQ(message.find(note, noted + 1), std::string::npos) << message;
+  }
+}
+
 TEST(Nvrtc, RejectsAMalformedArchitecture) {
   for (const char *arch : {"80", "sm_", "sm_90x", "compute_80"})
     EXPECT_THROW(nvrtcOptions(fillKernel(arch, BinaryKind::Cubin)), Error) << arch;

@@ -10,6 +10,8 @@
 //===----------------------------------------------------------------------===//
 #include "attnc/codegen/CudaEmitter.h"
 
+#include "attn/Bundle.h"
+
 #include "mlir/Conversion/ArithToEmitC/ArithToEmitC.h"
 #include "mlir/Conversion/FuncToEmitC/FuncToEmitC.h"
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -265,6 +267,20 @@ LogicalResult FunctionBuilder::lowerTensorOp(Operation &op, StringRef tensor,
   return success();
 }
 
+/// A comment line `// attnc: <function>, from <file:line:col>` before the
+/// function, naming the statement it was generated from: attn::compileWithNvrtc
+/// adds it to the log lines of compile errors inside the function.
+void markOrigin(OpBuilder &builder, const ElementFunction &element) {
+  Location loc = element.body->getParentOp()->getLoc();
+  auto fileLoc = dyn_cast<FileLineColLoc>(loc);
+  if (!fileLoc)
+    return;
+  std::string text = fmt::format("{}{}, from {}:{}:{}", ::attn::kSourceMarker, element.name,
+                                 fileLoc.getFilename().str(), fileLoc.getLine(),
+                                 fileLoc.getColumn());
+  builder.create<emitc::VerbatimOp>(loc, text);
+}
+
 /// convert-arith-to-emitc and convert-func-to-emitc on the generated module.
 LogicalResult convertToEmitC(ModuleOp module) {
   MLIRContext *context = module.getContext();
@@ -414,9 +430,11 @@ llvm::Error emitCuda(attn::PatternOp pattern, llvm::raw_ostream &os) {
   builder.setInsertionPointToEnd(module->getBody());
   llvm::StringMap<TensorSlot> tensors = tensorSlots(pattern);
   FunctionBuilder functions(builder, tensors);
-  for (const ElementFunction &element : elementFunctions(pattern))
+  for (const ElementFunction &element : elementFunctions(pattern)) {
+    markOrigin(builder, element);
     if (failed(functions.build(element)))
       return error("cannot generate CUDA for '" + element.name + "'");
+  }
   if (failed(convertToEmitC(*module)))
     return error("cannot lower pattern '" + pattern.getSymName() + "' to emitc");
   markDeviceFunctions(*module);

@@ -11,6 +11,11 @@
 
 namespace attn {
 
+// In a bundle's source, a comment line starting with this names the pattern
+// statement the code below it was generated from ("// attnc: <function>, from
+// <file:line:col>"); compile errors inside it are reported with that line.
+inline constexpr const char *kSourceMarker = "// attnc: ";
+
 enum class ElementType { I32, I64, F32 };
 
 const char *elementTypeName(ElementType type); // "i32", "i64", "f32"

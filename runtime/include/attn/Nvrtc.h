@@ -29,7 +29,9 @@ struct Binary {
 // request.options. Throws attn::Error on a malformed arch.
 std::vector<std::string> nvrtcOptions(const CompileRequest &request);
 
-// Throws attn::Error holding NVRTC's full log when compilation fails.
+// Throws attn::Error holding NVRTC's full log when compilation fails; each
+// error line inside code marked with a kSourceMarker comment (attn/Bundle.h)
+// is followed by that comment, which names the pattern statement.
 Binary compileWithNvrtc(const CompileRequest &request);
 
 // "13.0" for NVRTC 13.0.
