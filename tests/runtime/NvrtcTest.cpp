@@ -40,20 +40,26 @@ TEST(Nvrtc, PassesTheDefaultOptions) {
   EXPECT_EQ(options[3], options[2] + "/cccl");
 }
 
+// The message of the attn::Error that compiling `request` throws.
+std::string compileError(const CompileRequest &request) {
+  try {
+    compileWithNvrtc(request);
+  } catch (const Error &error) {
+    return error.what();
+  }
+  ADD_FAILURE() << "compiling a broken kernel succeeded";
+  return "";
+}
+
 TEST(Nvrtc, SyntaxErrorCarriesTheLogAndLine) {
   CompileRequest request = fillKernel("sm_80", BinaryKind::Ptx);
   request.source = "extern \"C\" __global__ void broken(int *out) {\n"
                    "  out[0] = 1;\n"
                    "  out[1] = undeclared_name;\n"
                    "}\n";
-  try {
-    compileWithNvrtc(request);
-    FAIL() << "compiling a broken kernel succeeded";
-  } catch (const Error &error) {
-    std::string message = error.what();
-    EXPECT_NE(message.find("fill.cu(3)"), std::string::npos) << message;
-    EXPECT_NE(message.find("undeclared_name"), std::string::npos) << message;
-  }
+  std::string message = compileError(request);
+  EXPECT_NE(message.find("fill.cu(3)"), std::string::npos) << message;
+  EXPECT_NE(message.find("undeclared_name"), std::string::npos) << message;
 }
 
 // An error inside generated code is followed by the marker of that code, which
@@ -65,21 +71,16 @@ TEST(Nvrtc, ErrorsInMarkedCodeNameThePatternStatement) {
                    "__device__ float attnc_p_bias(int j) {\n"
                    "  return second_unknown;\n"
                    "}\n";
-  try {
-    compileWithNvrtc(request);
-    FAIL() << "compiling a broken kernel succeeded";
-  } catch (const Error &error) {
-    std::string message = error.what();
-    std::size_t first = message.find("fill.cu(1)");
-    std::size_t second = message.find("fill.cu(4)");
-    ASSERT_NE(first, std::string::npos) << message;
-    ASSERT_NE(second, std::string::npos) << message;
-    std::string note = "note: in attnc_p_bias, from p.pattern:4:3";
-    std::size_t noted = message.find(note);
-    ASSERT_NE(noted, std::string::npos) << message;
-    EXPECT_GT(noted, second) << message;
-    EXPECT_EQ(message.find(note, noted + 1), std::string::npos) << message;
-  }
+  std::string message = compileError(request);
+  std::size_t first = message.find("fill.cu(1)");
+  std::size_t second = message.find("fill.cu(4)");
+  ASSERT_NE(first, std::string::npos) << message;
+  ASSERT_NE(second, std::string::npos) << message;
+  std::string note = "note: in attnc_p_bias, from p.pattern:4:3";
+  std::size_t noted = message.find(note);
+  ASSERT_NE(noted, std::string::npos) << message;
+  EXPECT_GT(noted, second) << message;
+  EXPECT_EQ(message.find(note, noted + 1), std::string::npos) << message;
 }
 
 TEST(Nvrtc, RejectsAMalformedArchitecture) {
