@@ -41,3 +41,28 @@ for file in "${patterns[@]}"; do
   # shellcheck disable=SC2086
   "$attnc" show "$file" --seq 40 --heads 4 $args
 done
+
+# Each pattern through the whole compiler: its kernel bundle, compiled by
+# NVRTC to PTX for sm_80 (no GPU needed).
+kernels="$build/kernels"
+mkdir -p "$kernels"
+echo
+echo "== attnc compile --emit=ptx: ${#patterns[@]} bundled patterns (bf16, head dim 128, sm_80)"
+for file in "${patterns[@]}"; do
+  name="$(basename "$file" .pattern)"
+  "$attnc" compile "$file" --emit=ptx --arch sm_80 -o "$kernels/$name.ptx"
+  echo "  $name: $(grep -c '^\.visible \.entry' "$kernels/$name.ptx") kernels, $(wc -c <"$kernels/$name.ptx") bytes of PTX"
+done
+
+# With a GPU, the forward pass runs and is checked against a CPU attention.
+if "$build/bin/attnc-example-forward" >"$kernels/example.log" 2>&1; then
+  echo
+  echo "== attnc-example-forward (sliding window on the GPU, checked on the CPU)"
+  cat "$kernels/example.log"
+else
+  status=$?
+  echo
+  echo "== attnc-example-forward (exit $status)"
+  sed 's/^/  /' "$kernels/example.log"
+  [ "$status" -eq 2 ] || exit "$status" # 2: no GPU here
+fi
