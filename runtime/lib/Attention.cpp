@@ -59,17 +59,6 @@ std::shared_ptr<const Module> compileBundle(const Bundle &bundle, DType dtype, i
   }
 }
 
-int64_t resolveDim(const TensorDim &dim, const Problem &problem, int headDim) {
-  switch (dim.kind) {
-  case TensorDim::Kind::H: return problem.heads;
-  case TensorDim::Kind::Nq: return problem.seqQ;
-  case TensorDim::Kind::Nk: return problem.seqK;
-  case TensorDim::Kind::D: return headDim;
-  case TensorDim::Kind::Constant: break;
-  }
-  return dim.value;
-}
-
 std::string dimsText(const std::vector<int64_t> &dims) {
   std::string text = "[";
   for (std::size_t d = 0; d < dims.size(); ++d)
@@ -91,19 +80,15 @@ void checkProblem(const Problem &problem, int64_t blockQ) {
     throw Error("batch * heads is too large");
 }
 
-std::vector<DeviceTensorArg> checkPatternTensors(const Bundle &bundle,
-                                                 const std::vector<PatternTensor> &tensors,
-                                                 const Problem &problem, int headDim) {
+void checkPatternTensors(const Bundle &bundle, const std::vector<PatternTensor> &tensors,
+                         const Problem &problem, int headDim) {
   if (tensors.size() != bundle.tensors.size())
     throw Error("pattern '" + bundle.pattern + "' takes " +
                 std::to_string(bundle.tensors.size()) + " tensor(s), " +
                 std::to_string(tensors.size()) + " given");
-  std::vector<DeviceTensorArg> device;
   for (std::size_t k = 0; k < tensors.size(); ++k) {
     const BundleTensor &declared = bundle.tensors[k];
-    std::vector<int64_t> expected;
-    for (const TensorDim &dim : declared.dims)
-      expected.push_back(resolveDim(dim, problem, headDim));
+    std::vector<int64_t> expected = tensorShape(declared, problem, headDim);
     if (tensors[k].dims != expected)
       throw Error("tensor '" + declared.name + "' has shape " + dimsText(tensors[k].dims) +
                   ", the pattern expects " + dimsText(expected) + " for this problem");
@@ -112,9 +97,7 @@ std::vector<DeviceTensorArg> checkPatternTensors(const Bundle &bundle,
       empty = empty || dim == 0;
     if (!empty && tensors[k].data == 0)
       throw Error("tensor '" + declared.name + "' has no data");
-    device.push_back({tensors[k].data, tensors[k].dims});
   }
-  return device;
 }
 
 /// A q/k/v/o tensor must be [batch, heads, tokens, headDim] of the kernel's
@@ -142,6 +125,20 @@ void checkTensor(const char *name, const Tensor &tensor, DType dtype,
 }
 
 } // namespace
+
+std::vector<int64_t> tensorShape(const BundleTensor &tensor, const Problem &problem,
+                                 int headDim) {
+  std::vector<int64_t> shape;
+  for (const TensorDim &dim : tensor.dims)
+    switch (dim.kind) {
+    case TensorDim::Kind::H: shape.push_back(problem.heads); break;
+    case TensorDim::Kind::Nq: shape.push_back(problem.seqQ); break;
+    case TensorDim::Kind::Nk: shape.push_back(problem.seqK); break;
+    case TensorDim::Kind::D: shape.push_back(headDim); break;
+    case TensorDim::Kind::Constant: shape.push_back(dim.value); break;
+    }
+  return shape;
+}
 
 const char *dtypeName(DType dtype) { return dtype == DType::BF16 ? "bf16" : "fp16"; }
 
@@ -212,14 +209,13 @@ const KernelOptions &Attention::options() const { return impl_->options; }
 BlockLayout Attention::layout(const Problem &problem, const std::vector<PatternTensor> &tensors,
                               CUstream stream) const {
   checkProblem(problem, impl_->options.blockQ);
-  std::vector<DeviceTensorArg> device =
-      checkPatternTensors(impl_->bundle, tensors, problem, impl_->headDim);
+  checkPatternTensors(impl_->bundle, tensors, problem, impl_->headDim);
   BlockLayout layout;
   layout.problem_ = problem;
   layout.tensors_ = tensors;
   LayoutShape shape{problem.heads, problem.seqQ, problem.seqK, impl_->headDim, problem.batch};
   layout.device_ =
-      impl_->layout.buildOnDevice(shape, impl_->options.blockQ, kBlockN, device, stream);
+      impl_->layout.buildOnDevice(shape, impl_->options.blockQ, kBlockN, tensors, stream);
   return layout;
 }
 
@@ -243,8 +239,8 @@ void Attention::forward(const BlockLayout &layout, const Tensor &q, const Tensor
   if (batch * problem.heads > std::numeric_limits<int32_t>::max())
     throw Error("batch * heads is too large");
 
-  DeviceTensors tensors = detail::describeTensors(
-      checkPatternTensors(impl_->bundle, layout.tensors_, problem, impl_->headDim));
+  // The layout checked its tensors against its problem when it was built.
+  DeviceTensors tensors = detail::describeTensors(layout.tensors_);
   const DeviceLayout &device = layout.device_;
   ForwardArgs args{{problem.heads, problem.seqQ, problem.seqK, D},
                    batch,

@@ -30,7 +30,7 @@ struct DeviceTensors { // attnc_tensors
 static_assert(sizeof(DeviceTensors) == kMaxTensors * (8 + 8 * kMaxRank));
 
 // Throws attn::Error for more than kMaxTensors tensors or a rank above kMaxRank.
-DeviceTensors describeTensors(const std::vector<DeviceTensorArg> &tensors);
+DeviceTensors describeTensors(const std::vector<PatternTensor> &tensors);
 
 inline int64_t ceilDiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
 

@@ -37,9 +37,9 @@ std::string compileForDevice(const std::string &source, KernelCache &cache) {
 }
 
 /// Copies host tensors to the device; `buffers` keeps them alive.
-std::vector<DeviceTensorArg> uploadTensors(const std::vector<HostTensorArg> &tensors,
+std::vector<PatternTensor> uploadTensors(const std::vector<HostTensorArg> &tensors,
                                            std::vector<std::unique_ptr<DeviceBuffer>> &buffers) {
-  std::vector<DeviceTensorArg> device;
+  std::vector<PatternTensor> device;
   for (const HostTensorArg &tensor : tensors) {
     std::size_t bytes = tensor.elementBytes;
     for (int64_t dim : tensor.dims)
@@ -70,7 +70,7 @@ std::vector<int32_t> tilesOf(const std::vector<int32_t> &tiles, const std::vecto
 
 namespace detail {
 
-DeviceTensors describeTensors(const std::vector<DeviceTensorArg> &tensors) {
+DeviceTensors describeTensors(const std::vector<PatternTensor> &tensors) {
   if (tensors.size() > kMaxTensors)
     throw Error("a pattern takes at most " + std::to_string(kMaxTensors) + " tensors");
   DeviceTensors device{};
@@ -103,7 +103,7 @@ LayoutKernel::LayoutKernel(std::shared_ptr<const Module> module, const std::stri
 
 DeviceLayout LayoutKernel::buildOnDevice(const LayoutShape &shape, int64_t blockQ,
                                          int64_t blockK,
-                                         const std::vector<DeviceTensorArg> &tensors,
+                                         const std::vector<PatternTensor> &tensors,
                                          CUstream stream) const {
   if (blockQ < 1 || blockK < 1 || shape.numHeads < 1 || shape.seqQ < 1 || shape.seqK < 1 ||
       shape.batch < 1)
@@ -164,7 +164,7 @@ GpuLayout DeviceLayout::download() const {
 GpuLayout LayoutKernel::build(const LayoutShape &shape, int64_t blockQ, int64_t blockK,
                               const std::vector<HostTensorArg> &tensors) const {
   std::vector<std::unique_ptr<DeviceBuffer>> tensorBuffers;
-  std::vector<DeviceTensorArg> deviceTensors = uploadTensors(tensors, tensorBuffers);
+  std::vector<PatternTensor> deviceTensors = uploadTensors(tensors, tensorBuffers);
   auto start = std::chrono::steady_clock::now();
   DeviceLayout device = buildOnDevice(shape, blockQ, blockK, deviceTensors, nullptr);
   check(driver().cuStreamSynchronize(nullptr), "cuStreamSynchronize");

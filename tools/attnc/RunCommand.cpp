@@ -121,20 +121,12 @@ npy::DType npyType(attn::ElementType type) {
   return npy::DType::F32;
 }
 
-/// The dims of `tensor` for this problem, and how the pattern declares them.
-std::vector<int64_t> resolveDims(const attn::BundleTensor &tensor, const attn::Problem &problem,
-                                 int64_t headDim, std::string &declared) {
-  using Kind = attn::TensorDim::Kind;
-  const std::map<Kind, int64_t> sizes = {
-      {Kind::H, problem.heads}, {Kind::Nq, problem.seqQ}, {Kind::Nk, problem.seqK},
-      {Kind::D, headDim}};
-  std::vector<int64_t> dims;
-  for (const attn::TensorDim &dim : tensor.dims) {
-    dims.push_back(dim.kind == Kind::Constant ? dim.value : sizes.at(dim.kind));
+/// How the pattern declares `tensor`'s dims, e.g. "[H, 4]".
+std::string declaredDims(const attn::BundleTensor &tensor) {
+  std::string declared;
+  for (const attn::TensorDim &dim : tensor.dims)
     declared += (declared.empty() ? "" : ", ") + attn::tensorDimText(dim);
-  }
-  declared = "[" + declared + "]";
-  return dims;
+  return "[" + declared + "]";
 }
 
 /// The --tensor NAME=FILE options by name.
@@ -167,8 +159,8 @@ llvm::Expected<std::vector<npy::Array>> loadPatternTensors(const attn::Bundle &b
     return files.takeError();
   std::vector<npy::Array> arrays;
   for (const attn::BundleTensor &tensor : bundle.tensors) {
-    std::string declared;
-    std::vector<int64_t> dims = resolveDims(tensor, problem, headDim, declared);
+    std::string declared = declaredDims(tensor);
+    std::vector<int64_t> dims = attn::tensorShape(tensor, problem, static_cast<int>(headDim));
     npy::DType type = npyType(tensor.type);
     auto file = files->find(tensor.name);
     if (file == files->end())

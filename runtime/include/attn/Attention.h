@@ -37,13 +37,6 @@ struct Tensor {
   static Tensor bnhd(CUdeviceptr data, DType dtype, int64_t B, int64_t H, int64_t N, int64_t D);
 };
 
-// A device array bound to a tensor parameter of the pattern (row-major, of
-// the element type the pattern declares; dims as the pattern declares them).
-struct PatternTensor {
-  CUdeviceptr data = 0;
-  std::vector<int64_t> dims;
-};
-
 struct Problem {
   int64_t batch = 1;
   int64_t heads = 1;   // query heads H
@@ -59,7 +52,7 @@ public:
   const Problem &problem() const { return problem_; }
   int64_t blockQ() const { return device_.blockQ; }
   int64_t blockK() const { return device_.blockK; }
-  // Copies the lists to the host (tests, `attnc layout --gpu`).
+  // Copies the lists to the host (tests).
   GpuLayout download() const;
 
 private:
@@ -117,6 +110,11 @@ private:
 // (e.g. "sm_90a"): what Attention compiles, and `attnc compile --emit=ptx`.
 CompileRequest kernelCompileRequest(const Bundle &bundle, DType dtype, int headDim,
                                     const std::string &arch, const KernelOptions &options = {});
+
+// The shape `tensor` must have for `problem` and `headDim`, its declared
+// dimensions (numbers, H, Nq, Nk, D) resolved.
+std::vector<int64_t> tensorShape(const BundleTensor &tensor, const Problem &problem,
+                                 int headDim);
 
 // The cache Attention uses when given none (KernelCache::defaultDirectory()).
 KernelCache &defaultKernelCache();

@@ -35,9 +35,9 @@ struct HostTensorArg {
   std::vector<int64_t> dims;
 };
 
-// A tensor parameter already on the device (row-major, as the pattern
-// declares it).
-struct DeviceTensorArg {
+// A device array bound to a tensor parameter of the pattern (row-major, of
+// the element type the pattern declares; dims as the pattern declares them).
+struct PatternTensor {
   CUdeviceptr data = 0;
   std::vector<int64_t> dims;
 };
@@ -85,7 +85,7 @@ public:
 
   // Builds on `stream` without waiting, from tensors already on the device.
   DeviceLayout buildOnDevice(const LayoutShape &shape, int64_t blockQ, int64_t blockK,
-                             const std::vector<DeviceTensorArg> &tensors,
+                             const std::vector<PatternTensor> &tensors,
                              CUstream stream) const;
 
 private:
