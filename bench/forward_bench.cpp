@@ -12,6 +12,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "attn/attn.h"
+#include "attn/KernelArgs.h"
 #include "attn/Kernels.h"
 
 #include "attnc/frontend/Frontend.h"
@@ -222,19 +223,6 @@ extern "C" __global__ void attnc_bench_count(attnc_shape shape, attnc_tensors te
 }
 )";
 
-// Host mirrors of attnc_shape and attnc_tensors (attnc_builtins.cuh), passed
-// by value: the launch copies their bytes.
-struct ShapeArg {
-  int64_t H, Nq, Nk, D;
-};
-struct TensorArg {
-  attn::CUdeviceptr data;
-  int64_t dims[4]; // ATTNC_MAX_RANK
-};
-struct TensorsArg {
-  TensorArg t[8]; // ATTNC_MAX_TENSORS
-};
-
 class PairCounter {
 public:
   explicit PairCounter(const attn::Bundle &bundle)
@@ -243,12 +231,8 @@ public:
   /// Attended pairs of each head, summed over batch and query rows.
   std::vector<uint64_t> count(int64_t batch, int64_t heads, int64_t seqQ, int64_t seqK,
                               int64_t headDim, const PatternBuffers &tensors) const {
-    ShapeArg shape{heads, seqQ, seqK, headDim};
-    TensorsArg list{};
-    for (size_t k = 0; k < tensors.args.size(); ++k) {
-      list.t[k].data = tensors.args[k].data;
-      std::copy(tensors.args[k].dims.begin(), tensors.args[k].dims.end(), list.t[k].dims);
-    }
+    attn::DeviceShape shape{heads, seqQ, seqK, headDim};
+    attn::DeviceTensors list = attn::describeTensors(tensors.args);
     attn::DeviceBuffer counts(heads * sizeof(uint64_t));
     counts.fillBytes(0);
     attn::CUdeviceptr countsPointer = counts.pointer();

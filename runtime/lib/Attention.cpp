@@ -1,9 +1,9 @@
 #include "attn/Attention.h"
 
 #include "attn/Error.h"
+#include "attn/KernelArgs.h"
 #include "attn/Kernels.h"
 
-#include "DeviceArgs.h"
 
 #include <limits>
 
@@ -11,8 +11,6 @@ namespace attn {
 namespace {
 
 using detail::ceilDiv;
-using detail::DeviceShape;
-using detail::DeviceTensors;
 
 // The forward kernel's tiles and threads (attnc_forward.cuh).
 constexpr int64_t kBlockN = 64;  // ATTNC_FWD_BLOCK_N
@@ -240,7 +238,7 @@ void Attention::forward(const BlockLayout &layout, const Tensor &q, const Tensor
     throw Error("batch * heads is too large");
 
   // The layout checked its tensors against its problem when it was built.
-  DeviceTensors tensors = detail::describeTensors(layout.tensors_);
+  DeviceTensors tensors = describeTensors(layout.tensors_);
   const DeviceLayout &device = layout.device_;
   ForwardArgs args{{problem.heads, problem.seqQ, problem.seqK, D},
                    batch,

@@ -1,9 +1,9 @@
 #include "attn/Layout.h"
 
 #include "attn/Error.h"
+#include "attn/KernelArgs.h"
 #include "attn/Kernels.h"
 
-#include "DeviceArgs.h"
 
 #include <algorithm>
 #include <chrono>
@@ -13,8 +13,6 @@ namespace attn {
 namespace {
 
 using detail::ceilDiv;
-using detail::DeviceShape;
-using detail::DeviceTensors;
 
 constexpr unsigned kWarpsPerBlock = 8; // ATTNC_LAYOUT_WARPS_PER_BLOCK
 
@@ -68,8 +66,6 @@ std::vector<int32_t> tilesOf(const std::vector<int32_t> &tiles, const std::vecto
 
 } // namespace
 
-namespace detail {
-
 DeviceTensors describeTensors(const std::vector<PatternTensor> &tensors) {
   if (tensors.size() > kMaxTensors)
     throw Error("a pattern takes at most " + std::to_string(kMaxTensors) + " tensors");
@@ -83,8 +79,6 @@ DeviceTensors describeTensors(const std::vector<PatternTensor> &tensors) {
   }
   return device;
 }
-
-} // namespace detail
 
 std::vector<int32_t> GpuLayout::fullTiles(int64_t h, int64_t t) const {
   return tilesOf(full, fullCount, h * rows + t, cols);
@@ -108,7 +102,7 @@ DeviceLayout LayoutKernel::buildOnDevice(const LayoutShape &shape, int64_t block
   if (blockQ < 1 || blockK < 1 || shape.numHeads < 1 || shape.seqQ < 1 || shape.seqK < 1 ||
       shape.batch < 1)
     throw Error("layout sizes, heads, batch and tile sizes must be at least 1");
-  DeviceTensors deviceTensors = detail::describeTensors(tensors);
+  DeviceTensors deviceTensors = describeTensors(tensors);
   DeviceLayout layout;
   layout.numHeads = shape.numHeads;
   layout.rows = ceilDiv(shape.seqQ, blockQ);

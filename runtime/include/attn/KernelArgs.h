@@ -1,5 +1,7 @@
-// Host mirrors of the structs that kernels take by value (attnc_builtins.cuh):
-// a launch copies their bytes, so the layouts must match field for field.
+// Host mirrors of the structs that generated kernels take by value
+// (attnc_builtins.cuh): a launch copies their bytes, so the layouts must match
+// field for field. For programs that launch their own kernels over a bundle's
+// source (the benchmark's pair counter), as the runtime does.
 #pragma once
 
 #include "attn/Driver.h"
@@ -9,7 +11,7 @@
 #include <cstdint>
 #include <vector>
 
-namespace attn::detail {
+namespace attn {
 
 constexpr std::size_t kMaxTensors = 8; // ATTNC_MAX_TENSORS
 constexpr std::size_t kMaxRank = 4;    // ATTNC_MAX_RANK
@@ -32,6 +34,8 @@ static_assert(sizeof(DeviceTensors) == kMaxTensors * (8 + 8 * kMaxRank));
 // Throws attn::Error for more than kMaxTensors tensors or a rank above kMaxRank.
 DeviceTensors describeTensors(const std::vector<PatternTensor> &tensors);
 
+namespace detail {
 inline int64_t ceilDiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
+} // namespace detail
 
-} // namespace attn::detail
+} // namespace attn
