@@ -48,7 +48,13 @@ enum attnc_dim_kind { ATTNC_DIM_H, ATTNC_DIM_NQ, ATTNC_DIM_NK, ATTNC_DIM_D };
 struct attnc_tensor {
   const void *data;
   int64_t dims[ATTNC_MAX_RANK];
+  // For the layout kernel: the smallest and largest element of each run of
+  // ATTNC_SUMMARY_BLOCK elements along the last dimension (pairs, row by
+  // row, the last run of a row possibly short), or null.
+  const int64_t *summary;
 };
+
+#define ATTNC_SUMMARY_BLOCK 16
 
 /// The tensor parameters of a pattern, in declaration order (the generated
 /// source lists them in an enum).
@@ -324,6 +330,32 @@ __device__ __forceinline__ attnc_truth attnc_cmp_range_ne(int64_t alo, int64_t a
   return {t.may_be_false, t.may_be_true};
 }
 
+/// Widens `r` to the elements [lo, hi] of one row along the last dimension
+/// (`row`: the flat index of the leading indices). Whole runs of the summary
+/// cost one read instead of ATTNC_SUMMARY_BLOCK.
+template <typename T, int Rank>
+__device__ __forceinline__ void attnc_widen_by_run(const attnc_tensor &t, int64_t row, int64_t lo,
+                                                   int64_t hi, attnc_range &r) {
+  const int64_t length = t.dims[Rank - 1];
+  const T *data = static_cast<const T *>(t.data) + row * length;
+  const int64_t *summary =
+      t.summary ? t.summary + 2 * row * ((length + ATTNC_SUMMARY_BLOCK - 1) / ATTNC_SUMMARY_BLOCK)
+                : nullptr;
+  for (int64_t k = lo; k <= hi;) {
+    if (summary && k % ATTNC_SUMMARY_BLOCK == 0 && k + ATTNC_SUMMARY_BLOCK - 1 <= hi) {
+      const int64_t *run = summary + 2 * (k / ATTNC_SUMMARY_BLOCK);
+      r.lo = attnc_min_i64(r.lo, run[0]);
+      r.hi = attnc_max_i64(r.hi, run[1]);
+      k += ATTNC_SUMMARY_BLOCK;
+    } else {
+      int64_t v = data[k];
+      r.lo = attnc_min_i64(r.lo, v);
+      r.hi = attnc_max_i64(r.hi, v);
+      ++k;
+    }
+  }
+}
+
 /// attn.tensor_range: the smallest and largest element over a box of indices
 /// (`bounds` holds lo, hi per dimension), clipped to the shape; an empty box
 /// gives the whole i64 range.
@@ -338,12 +370,15 @@ __device__ __forceinline__ attnc_range attnc_tensor_box(const attnc_tensor &t,
       return attnc_full_range();
     index[k] = lo[k];
   }
+  // The leading indices walk the box like an odometer; each of their
+  // combinations is one run along the last dimension.
   attnc_range r = {ATTNC_INT64_MAX, ATTNC_INT64_MIN};
   while (true) {
-    int64_t v = static_cast<const T *>(t.data)[attnc_tensor_offset(t, index)];
-    r.lo = attnc_min_i64(r.lo, v);
-    r.hi = attnc_max_i64(r.hi, v);
-    int k = Rank;
+    int64_t row = 0;
+    for (int k = 0; k + 1 < Rank; ++k)
+      row = row * t.dims[k] + index[k];
+    attnc_widen_by_run<T, Rank>(t, row, lo[Rank - 1], hi[Rank - 1], r);
+    int k = Rank - 1;
     while (k > 0 && index[k - 1] == hi[k - 1]) {
       index[k - 1] = lo[k - 1];
       --k;

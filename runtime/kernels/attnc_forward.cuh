@@ -155,14 +155,24 @@ __device__ __forceinline__ int swizzle(int row, int chunk) {
 
 /// Issues the copy of `Rows` rows of kD elements from `src` (row stride in
 /// elements) into shared `dst`; rows at or past `valid_rows` become zeros.
+/// Each thread copies the same chunk of every kRowStep-th row: its swizzle is
+/// the same on each of them (kRowStep is a multiple of 8), so the loop is a
+/// constant step in both address spaces.
 template <int Rows>
 __device__ __forceinline__ void load_tile(uint32_t dst, const uint16_t *src, int64_t row_stride,
                                           int64_t valid_rows) {
-  for (int index = threadIdx.x; index < Rows * kChunks; index += kThreads) {
-    int row = index / kChunks, chunk = index % kChunks;
-    bool valid = row < valid_rows;
-    const uint16_t *from = valid ? src + row * row_stride + chunk * 8 : src;
-    cp_async_16(dst + swizzle(row, chunk) * 2, from, valid);
+  constexpr int kRowStep = kThreads / kChunks;
+  static_assert(kThreads % kChunks == 0 && kRowStep % 8 == 0 && Rows % kRowStep == 0,
+                "a thread's chunk must keep its swizzle from row to row");
+  const int row = threadIdx.x / kChunks, chunk = threadIdx.x % kChunks;
+  const uint32_t to = dst + swizzle(row, chunk) * 2;
+  const uint16_t *from = src + row * row_stride + chunk * 8;
+  const int64_t step = kRowStep * row_stride;
+#pragma unroll
+  for (int r = 0; r < Rows / kRowStep; ++r) {
+    bool valid = row + r * kRowStep < valid_rows;
+    cp_async_16(to + r * kRowStep * kD * 2, valid ? from : src, valid);
+    from += step;
   }
 }
 
@@ -276,7 +286,7 @@ __device__ __forceinline__ void logits(float (&s)[kMTiles][kNTiles][4], const Ti
         }
         bool keep = !ragged || j < tile.shape.Nk;
         if (Partial)
-          keep = keep && Pattern::attends(tile.shape, *tile.tensors, tile.b, tile.h, i, j);
+          keep = keep & Pattern::attends(tile.shape, *tile.tensors, tile.b, tile.h, i, j);
         s[m][n][e] = keep ? x : neg_inf();
       }
 }

@@ -8,7 +8,10 @@
 // One warp per (h, t) row: each lane classifies one key tile of a group of 32,
 // and a ballot gives every lane its slot in the output row, so the writes are
 // coalesced, the order is ascending whatever the scheduling, and the work is
-// O(number of tiles).
+// O(number of tiles). Integer tensors are first summarized per run of
+// ATTNC_SUMMARY_BLOCK elements (attnc_tensor_summary_*, launched by the
+// runtime), so that the range of a tensor over a tile costs a few reads
+// instead of one per element.
 //
 // A generated source instantiates it with a small wrapper:
 //   extern "C" __global__ void attnc_<p>_layout(attnc_layout_args args,
@@ -84,4 +87,36 @@ __device__ __forceinline__ void attnc_layout_kernel(const attnc_layout_args &arg
     args.full_count[row] = full_count;
     args.partial_count[row] = partial_count;
   }
+}
+
+/// The summary a layout reads through attnc_tensor::summary: one thread per
+/// run of ATTNC_SUMMARY_BLOCK elements of a row of `length` (the last
+/// dimension), over `rows` rows.
+template <typename T>
+__device__ __forceinline__ void attnc_tensor_summary(const attnc_tensor &t, int64_t rows,
+                                                     int64_t length, int64_t *summary) {
+  const int64_t runs = (length + ATTNC_SUMMARY_BLOCK - 1) / ATTNC_SUMMARY_BLOCK;
+  const int64_t run = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
+  if (run >= rows * runs)
+    return;
+  const int64_t row = run / runs, first = (run % runs) * ATTNC_SUMMARY_BLOCK;
+  const int64_t last = attnc_min_i64(first + ATTNC_SUMMARY_BLOCK, length);
+  const T *data = static_cast<const T *>(t.data) + row * length;
+  int64_t lo = ATTNC_INT64_MAX, hi = ATTNC_INT64_MIN;
+  for (int64_t k = first; k < last; ++k) {
+    lo = attnc_min_i64(lo, (int64_t)data[k]);
+    hi = attnc_max_i64(hi, (int64_t)data[k]);
+  }
+  summary[2 * run] = lo;
+  summary[2 * run + 1] = hi;
+}
+
+extern "C" __global__ void attnc_tensor_summary_i32(attnc_tensor t, int64_t rows, int64_t length,
+                                                    int64_t *summary) {
+  attnc_tensor_summary<int32_t>(t, rows, length, summary);
+}
+
+extern "C" __global__ void attnc_tensor_summary_i64(attnc_tensor t, int64_t rows, int64_t length,
+                                                    int64_t *summary) {
+  attnc_tensor_summary<int64_t>(t, rows, length, summary);
 }

@@ -191,8 +191,11 @@ Attention::Attention(const Bundle &bundle, DType dtype, int headDim, KernelCache
   check(driver().cuFuncSetAttribute(forward, CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES,
                                     static_cast<int>(sharedBytes(headDim, options.blockQ))),
         "cuFuncSetAttribute");
+  std::vector<ElementType> tensorTypes;
+  for (const BundleTensor &tensor : bundle.tensors)
+    tensorTypes.push_back(tensor.type);
   impl_.reset(new Impl{bundle, dtype, headDim, options, module,
-                       LayoutKernel(module, bundle.layoutKernel), forward});
+                       LayoutKernel(module, bundle.layoutKernel, tensorTypes), forward});
 }
 
 Attention::~Attention() = default;

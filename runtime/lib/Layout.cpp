@@ -89,11 +89,40 @@ std::vector<int32_t> GpuLayout::partialTiles(int64_t h, int64_t t) const {
 }
 
 LayoutKernel::LayoutKernel(const std::string &source, const std::string &kernelName,
-                           KernelCache &cache)
-    : LayoutKernel(std::make_shared<const Module>(compileForDevice(source, cache)), kernelName) {}
+                           std::vector<ElementType> tensorTypes, KernelCache &cache)
+    : LayoutKernel(std::make_shared<const Module>(compileForDevice(source, cache)), kernelName,
+                   std::move(tensorTypes)) {}
 
-LayoutKernel::LayoutKernel(std::shared_ptr<const Module> module, const std::string &kernelName)
-    : module_(std::move(module)), function_(module_->function(kernelName.c_str())) {}
+LayoutKernel::LayoutKernel(std::shared_ptr<const Module> module, const std::string &kernelName,
+                           std::vector<ElementType> tensorTypes)
+    : module_(std::move(module)), function_(module_->function(kernelName.c_str())),
+      tensorTypes_(std::move(tensorTypes)) {}
+
+void LayoutKernel::summarize(const std::vector<PatternTensor> &tensors, DeviceTensors &device,
+                             DeviceLayout &layout, CUstream stream) const {
+  constexpr int64_t kRun = 16; // ATTNC_SUMMARY_BLOCK
+  constexpr unsigned kThreads = 256;
+  for (std::size_t k = 0; k < tensors.size() && k < tensorTypes_.size(); ++k) {
+    const PatternTensor &tensor = tensors[k];
+    if (tensorTypes_[k] == ElementType::F32 || !tensor.data || tensor.dims.empty())
+      continue;
+    int64_t length = tensor.dims.back(), rows = 1;
+    for (std::size_t d = 0; d + 1 < tensor.dims.size(); ++d)
+      rows *= tensor.dims[d];
+    int64_t runs = rows * ceilDiv(length, kRun);
+    if (runs == 0)
+      continue;
+    auto summary = std::make_shared<DeviceBuffer>(static_cast<std::size_t>(runs) * 16);
+    CUdeviceptr out = summary->pointer();
+    void *params[] = {&device.t[k], &rows, &length, &out};
+    const char *name = tensorTypes_[k] == ElementType::I32 ? "attnc_tensor_summary_i32"
+                                                          : "attnc_tensor_summary_i64";
+    launch(module_->function(name), Dim3{static_cast<unsigned>(ceilDiv(runs, kThreads))},
+           Dim3{kThreads}, params, 0, stream);
+    device.t[k].summary = out;
+    layout.summaries.push_back(std::move(summary));
+  }
+}
 
 DeviceLayout LayoutKernel::buildOnDevice(const LayoutShape &shape, int64_t blockQ,
                                          int64_t blockK,
@@ -109,6 +138,7 @@ DeviceLayout LayoutKernel::buildOnDevice(const LayoutShape &shape, int64_t block
   layout.cols = ceilDiv(shape.seqK, blockK);
   layout.blockQ = blockQ;
   layout.blockK = blockK;
+  summarize(tensors, deviceTensors, layout, stream);
   std::size_t rowCount = static_cast<std::size_t>(shape.numHeads * layout.rows);
   std::size_t tileCount = rowCount * static_cast<std::size_t>(layout.cols);
   layout.fullCount = std::make_shared<DeviceBuffer>(rowCount * sizeof(int32_t));

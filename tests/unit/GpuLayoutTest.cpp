@@ -74,6 +74,18 @@ std::vector<::attn::HostTensorArg> tensorArgs(const test::Tensors &tensors,
   return args;
 }
 
+/// The element types of the pattern's tensors in the kernel's slot order.
+std::vector<::attn::ElementType> tensorTypes(LoweredPattern &lowered) {
+  std::vector<::attn::ElementType> types;
+  for (const std::string &name : lowered.kernel.tensorSlots)
+    for (const auto &param : lowered.pattern->params)
+      if (param->kind == ast::ParamKind::Tensor && param->name == name)
+        types.push_back(param->elemType == ast::ElemType::I64   ? ::attn::ElementType::I64
+                        : param->elemType == ast::ElemType::I32 ? ::attn::ElementType::I32
+                                                                : ::attn::ElementType::F32);
+  return types;
+}
+
 struct Shape {
   int64_t numHeads, seqQ, seqK, blockQ, blockK;
 };
@@ -140,7 +152,8 @@ TEST(GpuLayout, MatchesTheCpuLayoutTileByTile) {
   std::mt19937 rng(4711);
   int64_t cases = 0, mismatches = 0;
   for (LoweredPattern &lowered : patterns) {
-    ::attn::LayoutKernel kernel(lowered.kernel.source, lowered.kernel.layoutKernel, cache);
+    ::attn::LayoutKernel kernel(lowered.kernel.source, lowered.kernel.layoutKernel,
+                                tensorTypes(lowered), cache);
     for (const Shape &shape : kShapes) {
       mismatches += compareOnShape(lowered, kernel, shape, rng);
       ++cases;
@@ -164,7 +177,8 @@ TEST(GpuLayout, ReportsTheBuildTimeOfALongStridedLayout) {
   LoweredPattern lowered{&*strided, strided->ast.patterns.front().get(), {"stride=362"}, {}, {}};
   lower(context, lowered);
   ::attn::KernelCache cache;
-  ::attn::LayoutKernel kernel(lowered.kernel.source, lowered.kernel.layoutKernel, cache);
+  ::attn::LayoutKernel kernel(lowered.kernel.source, lowered.kernel.layoutKernel,
+                                tensorTypes(lowered), cache);
   const ::attn::LayoutShape shape{16, 131072, 131072, 128};
   kernel.build(shape, 128, 128, {}); // warm-up: module load, first allocations
   auto start = std::chrono::steady_clock::now();

@@ -23,13 +23,14 @@ struct DeviceShape { // attnc_shape
 struct DeviceTensor { // attnc_tensor
   CUdeviceptr data;
   int64_t dims[kMaxRank];
+  CUdeviceptr summary; // for the layout kernel only (LayoutKernel fills it)
 };
 
 struct DeviceTensors { // attnc_tensors
   DeviceTensor t[kMaxTensors];
 };
 
-static_assert(sizeof(DeviceTensors) == kMaxTensors * (8 + 8 * kMaxRank));
+static_assert(sizeof(DeviceTensors) == kMaxTensors * (8 + 8 * kMaxRank + 8));
 
 // Throws attn::Error for more than kMaxTensors tensors or a rank above kMaxRank.
 DeviceTensors describeTensors(const std::vector<PatternTensor> &tensors);

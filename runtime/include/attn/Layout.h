@@ -6,6 +6,7 @@
 // them from the same interval twin.
 #pragma once
 
+#include "attn/Bundle.h"
 #include "attn/Driver.h"
 #include "attn/KernelCache.h"
 #include "attn/Module.h"
@@ -43,6 +44,7 @@ struct PatternTensor {
 };
 
 struct GpuLayout;
+struct DeviceTensors;
 
 // A layout kept on the device, where the forward kernel reads it. The same
 // rows as GpuLayout; the buffers are shared by copies.
@@ -50,6 +52,9 @@ struct DeviceLayout {
   int64_t numHeads = 0, rows = 0, cols = 0;
   int64_t blockQ = 0, blockK = 0;
   std::shared_ptr<DeviceBuffer> fullCount, partialCount, full, partial;
+  // The integer tensors' run summaries the layout kernel read (it may still
+  // be running when buildOnDevice returns).
+  std::vector<std::shared_ptr<DeviceBuffer>> summaries;
 
   GpuLayout download() const;
 };
@@ -72,11 +77,15 @@ struct GpuLayout {
 class LayoutKernel {
 public:
   // source: a whole CUDA translation unit that includes attnc_layout.cuh;
-  // kernelName: its extern "C" wrapper. Throws attn::Error (NVRTC's log, or
-  // "no CUDA driver/GPU found: ..." without a GPU).
-  LayoutKernel(const std::string &source, const std::string &kernelName, KernelCache &cache);
+  // kernelName: its extern "C" wrapper; tensorTypes: the element types of
+  // the pattern's tensors, in slot order (integer tensors are summarized per
+  // run before the layout kernel reads ranges of them). Throws attn::Error
+  // (NVRTC's log, or "no CUDA driver/GPU found: ..." without a GPU).
+  LayoutKernel(const std::string &source, const std::string &kernelName,
+               std::vector<ElementType> tensorTypes, KernelCache &cache);
   // The layout kernel of a module already loaded (with the forward kernel).
-  LayoutKernel(std::shared_ptr<const Module> module, const std::string &kernelName);
+  LayoutKernel(std::shared_ptr<const Module> module, const std::string &kernelName,
+               std::vector<ElementType> tensorTypes);
 
   // Throws attn::Error for sizes below 1 or too many or too large tensors.
   // Copies `tensors` to the device, builds, waits and downloads.
@@ -89,8 +98,13 @@ public:
                              CUstream stream) const;
 
 private:
+  // Fills `device`'s summary pointers; `layout` keeps the buffers.
+  void summarize(const std::vector<PatternTensor> &tensors, DeviceTensors &device,
+                 DeviceLayout &layout, CUstream stream) const;
+
   std::shared_ptr<const Module> module_;
   CUfunction function_;
+  std::vector<ElementType> tensorTypes_;
 };
 
 } // namespace attn
