@@ -382,8 +382,9 @@ void printPreamble(attn::PatternOp pattern, const llvm::StringMap<TensorSlot> &t
   os << "};\n\n";
 }
 
-/// attnc_<p>_elements: what attnc_forward_kernel asks of a pattern, with the
-/// identity where the pattern has no bias, score or scale statement.
+/// attnc_<p>_elements: what the forward and backward kernels ask of a
+/// pattern, with the identity where the pattern has no bias, score or scale
+/// statement.
 void printElements(attn::PatternOp pattern, llvm::raw_ostream &os) {
   std::string prefix = functionPrefix(pattern);
   bool hasBias = static_cast<bool>(pattern.getUnique<attn::BiasOp>());
@@ -408,6 +409,12 @@ void printElements(attn::PatternOp pattern, llvm::raw_ostream &os) {
                     hasScore ? fmt::format("(float){}score({}, b, h, i, j, score)", prefix,
                                            kCommonArgs)
                              : "score");
+  os << fmt::format("  static __device__ __forceinline__ float score_grad({}, {}, float score) {{\n"
+                    "    return {};\n  }}\n",
+                    kCommonParams, kPair,
+                    hasScore ? fmt::format("(float){}score_grad({}, b, h, i, j, score)", prefix,
+                                           kCommonArgs)
+                             : "1.f");
   // Without a scale statement: 1/sqrt(D) rounded once to binary32, as the
   // reference interpreter computes it.
   os << fmt::format("  static __device__ __forceinline__ float scale({}) {{\n"
