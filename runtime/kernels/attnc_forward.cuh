@@ -51,9 +51,7 @@ struct attnc_forward_args {
   void *o;
   float *lse; // [batch, H, Nq]; null: not written
   int64_t q_stride[3], k_stride[3], v_stride[3], o_stride[3];
-  // The layout: row h * rows + t lists the tiles of query tile t of head h.
-  const int32_t *full_count, *partial_count, *full, *partial;
-  int64_t rows, cols;
+  attnc_tile_lists layout; // row h * rows + t: the key tiles of query tile t
 };
 
 namespace attnc_fwd {
@@ -198,34 +196,21 @@ __device__ __forceinline__ void attnc_forward_kernel(const attnc_forward_args &a
   const int64_t H = args.shape.H;
   const int64_t b = blockIdx.x / H, h = blockIdx.x % H;
   // The longest rows (last query tiles, under causal masks) start first.
-  const int64_t t = args.rows - 1 - blockIdx.y;
+  const int64_t t = args.layout.rows - 1 - blockIdx.y;
   const int64_t kv_h = h / (H / args.kv_heads);
   const int64_t q0 = t * kBlockM;
+  const TileList tiles(args.layout, h * args.layout.rows + t);
 
-  const int64_t layout_row = h * args.rows + t;
-  const int partial_count = args.partial_count[layout_row];
-  const int total = partial_count + args.full_count[layout_row];
-  const int32_t *partial = args.partial + layout_row * args.cols;
-  const int32_t *full = args.full + layout_row * args.cols;
-
-  const uint16_t *q = (const uint16_t *)args.q + b * args.q_stride[0] + h * args.q_stride[1];
-  const uint16_t *k =
-      (const uint16_t *)args.k + b * args.k_stride[0] + kv_h * args.k_stride[1];
-  const uint16_t *v =
-      (const uint16_t *)args.v + b * args.v_stride[0] + kv_h * args.v_stride[1];
+  const uint16_t *q = head_base(args.q, args.q_stride, b, h);
+  const uint16_t *k = head_base(args.k, args.k_stride, b, kv_h);
+  const uint16_t *v = head_base(args.v, args.v_stride, b, kv_h);
 
   uint32_t q_smem = smem_address(smem);
   uint32_t k_smem = q_smem + kBlockM * kD * 2;
   uint32_t v_smem = k_smem + kBlockN * kD * 2;
 
-  TileContext tile;
-  tile.shape = args.shape;
-  tile.tensors = &tensors;
-  tile.b = b;
-  tile.h = h;
+  TileContext tile = make_tile(args.shape, tensors, Pattern::scale(args.shape, tensors), b, h);
   tile.q0 = q0;
-  tile.scale = Pattern::scale(args.shape, tensors);
-  tile.scale_log2 = tile.scale * kLog2E;
 
   float o[kMTiles][kDTiles][4];
 #pragma unroll
@@ -242,11 +227,10 @@ __device__ __forceinline__ void attnc_forward_kernel(const attnc_forward_args &a
     rows.sum[r] = 0.f;
   }
 
-  auto tile_at = [&](int index) { return index < partial_count ? partial[index]
-                                                                : full[index - partial_count]; };
+  const int total = tiles.total;
   if (total > 0) {
     load_tile<kBlockM>(q_smem, q + q0 * args.q_stride[2], args.q_stride[2], args.shape.Nq - q0);
-    int64_t first = (int64_t)tile_at(0) * kBlockN;
+    int64_t first = (int64_t)tiles.at(0) * kBlockN;
     load_tile<kBlockN>(k_smem, k + first * args.k_stride[2], args.k_stride[2],
                        args.shape.Nk - first);
     cp_async_commit();
@@ -255,14 +239,14 @@ __device__ __forceinline__ void attnc_forward_kernel(const attnc_forward_args &a
     // This tile's K (and Q) arrived, and every warp is done with V.
     cp_async_wait<0>();
     __syncthreads();
-    int64_t k0 = (int64_t)tile_at(index) * kBlockN;
+    int64_t k0 = (int64_t)tiles.at(index) * kBlockN;
     bool more = index + 1 < total;
-    int64_t next = more ? (int64_t)tile_at(index + 1) * kBlockN : 0;
+    int64_t next = more ? (int64_t)tiles.at(index + 1) * kBlockN : 0;
     tile.k0 = k0;
     bool ragged = k0 + kBlockN > args.shape.Nk;
     const uint16_t *next_k = k + next * args.k_stride[2];
     const uint16_t *v_tile = v + k0 * args.v_stride[2];
-    if (index < partial_count)
+    if (index < tiles.partial_count)
       attnc_forward_tile<Pattern, true>(o, rows, tile, q_smem, k_smem, v_smem, ragged, warp_row,
                                         lane, more, next_k, args.shape.Nk - next,
                                         args.k_stride[2], v_tile, args.shape.Nk - k0,

@@ -1,7 +1,8 @@
 //===- attnc_layout.cuh - The block layout, built on the GPU --------------===//
 //
 // For every (head h, query tile t) the FULL and the PARTIAL key tiles, in
-// ascending order, from a pattern's interval twin (attnc_<p>_classify). The
+// ascending order (or, by key, for every key tile the query tiles: what the
+// dK/dV kernel visits), from a pattern's interval twin (attnc_<p>_classify). The
 // tiles and the classification are those of the CPU builder
 // (compiler/lib/layout/Layout.cpp), so both give identical layouts.
 //
@@ -28,14 +29,16 @@
 #define ATTNC_LAYOUT_WARPS_PER_BLOCK 8
 
 /// What the layout kernel is given. Row r = h * rows + t of the outputs holds
-/// query tile t of head h; each row of `full` and `partial` has room for
+/// query tile t of head h (by key: key tile t); each row of `full` and
+/// `partial` has room for
 /// `cols` tile indices, of which the first full_count[r] (partial_count[r])
 /// are written. The host mirrors this struct (runtime/lib/Layout.cpp).
 struct attnc_layout_args {
   attnc_shape shape;
   int64_t b_hi; // the batch indices are [0, b_hi]
   int64_t block_q, block_k;
-  int64_t rows, cols; // query tiles, key tiles
+  int64_t by_key;     // 0: rows are query tiles (forward, dQ); 1: key tiles (dK, dV)
+  int64_t rows, cols; // query tiles, key tiles (by_key: key tiles, query tiles)
   int32_t *full_count;
   int32_t *partial_count;
   int32_t *full;
@@ -64,9 +67,7 @@ __device__ __forceinline__ void attnc_layout_kernel(const attnc_layout_args &arg
   int64_t row = (int64_t)blockIdx.x * ATTNC_LAYOUT_WARPS_PER_BLOCK + threadIdx.x / 32;
   if (row >= args.shape.H * args.rows)
     return;
-  int64_t h = row / args.rows, t = row % args.rows;
-  int64_t i_lo = t * args.block_q;
-  int64_t i_hi = attnc_min_i64(args.shape.Nq, i_lo + args.block_q) - 1;
+  int64_t h = row / args.rows, r = row % args.rows;
   int32_t *full = args.full + row * args.cols;
   int32_t *partial = args.partial + row * args.cols;
   int32_t full_count = 0, partial_count = 0;
@@ -74,7 +75,9 @@ __device__ __forceinline__ void attnc_layout_kernel(const attnc_layout_args &arg
     int64_t col = base + threadIdx.x % 32;
     bool is_full = false, is_partial = false;
     if (col < args.cols) {
-      int64_t j_lo = col * args.block_k;
+      int64_t t = args.by_key ? col : r, c = args.by_key ? r : col;
+      int64_t i_lo = t * args.block_q, j_lo = c * args.block_k;
+      int64_t i_hi = attnc_min_i64(args.shape.Nq, i_lo + args.block_q) - 1;
       int64_t j_hi = attnc_min_i64(args.shape.Nk, j_lo + args.block_k) - 1;
       attnc_truth truth = Classify(args.shape, tensors, args.b_hi, h, i_lo, i_hi, j_lo, j_hi);
       is_full = !truth.may_be_false;

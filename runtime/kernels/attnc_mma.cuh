@@ -25,6 +25,13 @@
 #error "compile attention kernels with -DATTNC_DTYPE_BF16 or -DATTNC_DTYPE_FP16"
 #endif
 
+/// A tile layout on the device: row r lists the FULL and PARTIAL tiles of
+/// the other side (room for `cols` per row).
+struct attnc_tile_lists {
+  const int32_t *full_count, *partial_count, *full, *partial;
+  int64_t rows, cols;
+};
+
 namespace attnc_mma {
 
 constexpr int kD = ATTNC_HEAD_DIM;
@@ -214,6 +221,27 @@ struct TileContext {
   float scale, scale_log2;
 };
 
+/// A tile of head h of batch b; q0 and k0 are set per tile.
+__device__ __forceinline__ TileContext make_tile(const attnc_shape &shape,
+                                                 const attnc_tensors &tensors, float scale,
+                                                 int64_t b, int64_t h) {
+  TileContext tile;
+  tile.shape = shape;
+  tile.tensors = &tensors;
+  tile.b = b;
+  tile.h = h;
+  tile.q0 = tile.k0 = 0;
+  tile.scale = scale;
+  tile.scale_log2 = scale * kLog2E;
+  return tile;
+}
+
+/// The rows of head h of batch b of a [B, H, N, D] tensor with `stride`.
+__device__ __forceinline__ const uint16_t *head_base(const void *base, const int64_t (&stride)[3],
+                                                     int64_t b, int64_t h) {
+  return (const uint16_t *)base + b * stride[0] + h * stride[1];
+}
+
 /// Keeps a parameter out of template argument deduction (a null pointer
 /// deduces nothing).
 template <typename T> struct NotDeduced {
@@ -272,5 +300,25 @@ __device__ __forceinline__ float quad_sum(float x) {
   x += __shfl_xor_sync(0xffffffffu, x, 1);
   return x + __shfl_xor_sync(0xffffffffu, x, 2);
 }
+
+//===----------------------------------------------------------------------===//
+// Layout rows
+//===----------------------------------------------------------------------===//
+
+/// The i-th tile of a layout row: PARTIAL ones first, then FULL.
+struct TileList {
+  const int32_t *partial, *full;
+  int partial_count, total;
+
+  __device__ __forceinline__ TileList(const attnc_tile_lists &lists, int64_t row) {
+    partial_count = lists.partial_count[row];
+    total = partial_count + lists.full_count[row];
+    partial = lists.partial + row * lists.cols;
+    full = lists.full + row * lists.cols;
+  }
+  __device__ __forceinline__ int64_t at(int index) const {
+    return index < partial_count ? partial[index] : full[index - partial_count];
+  }
+};
 
 } // namespace attnc_mma

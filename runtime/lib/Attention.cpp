@@ -14,23 +14,67 @@ using detail::ceilDiv;
 
 // The forward kernel's tiles and threads (attnc_forward.cuh).
 constexpr int64_t kBlockN = 64;  // ATTNC_FWD_BLOCK_N
-constexpr unsigned kThreads = 128; // ATTNC_FWD_THREADS
+constexpr unsigned kThreads = 128; // ATTNC_FWD_THREADS, ATTNC_BWD_THREADS
 constexpr int64_t kMaxGridY = 65535;
+// The backward's tiles (attnc_backward.cuh): 64 queries by 64 keys.
+constexpr int64_t kBackwardBlock = 64; // ATTNC_BWD_BLOCK
+constexpr const char *kDeltaKernel = "attnc_backward_delta";
+
+// Mirrors attnc_tile_lists (attnc_mma.cuh).
+struct TileLists {
+  CUdeviceptr fullCount, partialCount, full, partial;
+  int64_t rows, cols;
+};
+
+TileLists tileLists(const DeviceLayout &layout) {
+  return {layout.fullCount->pointer(), layout.partialCount->pointer(), layout.full->pointer(),
+          layout.partial->pointer(), layout.rows, layout.cols};
+}
+
+using Strides = std::array<int64_t, 3>;
+
+Strides stridesOf(const Tensor &tensor) {
+  return {tensor.strides[0], tensor.strides[1], tensor.strides[2]};
+}
 
 // Mirrors attnc_forward_args (attnc_forward.cuh).
 struct ForwardArgs {
   DeviceShape shape;
   int64_t batch, kvHeads;
   CUdeviceptr q, k, v, o, lse;
-  int64_t qStride[3], kStride[3], vStride[3], oStride[3];
-  CUdeviceptr fullCount, partialCount, full, partial;
-  int64_t rows, cols;
+  Strides qStride, kStride, vStride, oStride;
+  TileLists layout;
 };
 
 static_assert(sizeof(ForwardArgs) == 4 * 8 + 2 * 8 + 5 * 8 + 12 * 8 + 4 * 8 + 2 * 8);
 
+// Mirrors attnc_backward_args (attnc_backward.cuh).
+struct BackwardArgs {
+  DeviceShape shape;
+  int64_t batch, kvHeads;
+  CUdeviceptr q, k, v, o, dO, lse, delta, dq, dk, dv;
+  Strides qStride, kStride, vStride, oStride, doStride, dqStride, dkStride, dvStride;
+  TileLists byQuery, byKey;
+};
+
+static_assert(sizeof(BackwardArgs) == 4 * 8 + 2 * 8 + 10 * 8 + 24 * 8 + 2 * 6 * 8);
+
 unsigned sharedBytes(int headDim, int64_t blockQ) {
   return static_cast<unsigned>((blockQ + 2 * kBlockN) * headDim * 2);
+}
+
+// ATTNC_BWD_SMEM_BYTES: six [64 x D] tiles and per-query statistics.
+unsigned backwardSharedBytes(int headDim) {
+  return static_cast<unsigned>(6 * kBackwardBlock * headDim * 2 + 4 * kBackwardBlock * 4);
+}
+
+CUfunction kernelWithSharedMemory(const Module &module, const std::string &name,
+                                  unsigned bytes) {
+  CUfunction function = module.function(name.c_str());
+  check(driver().cuFuncSetAttribute(function, CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES,
+                                    static_cast<int>(bytes)),
+        "cuFuncSetAttribute");
+  return function;
 }
 
 std::string archOf(const DeviceInfo &info) {
@@ -159,6 +203,8 @@ CompileRequest kernelCompileRequest(const Bundle &bundle, DType dtype, int headD
   request.options = {dtype == DType::BF16 ? "-DATTNC_DTYPE_BF16" : "-DATTNC_DTYPE_FP16",
                      "-DATTNC_HEAD_DIM=" + std::to_string(headDim),
                      "-DATTNC_FWD_BLOCK_M=" + std::to_string(options.blockQ)};
+  if (options.backward)
+    request.options.push_back("-DATTNC_BACKWARD");
   request.arch = arch;
   return request;
 }
@@ -176,6 +222,11 @@ struct Attention::Impl {
   std::shared_ptr<const Module> module;
   LayoutKernel layout;
   CUfunction forward;
+  // With KernelOptions::backward only.
+  CUfunction backwardDelta = nullptr, backwardDq = nullptr, backwardDkdv = nullptr;
+
+  void checkProblemTensors(const BlockLayout &layout, int64_t batch, const Tensor &q,
+                           const Tensor &k, const Tensor &v, const Tensor &o) const;
 };
 
 Attention::Attention(const Bundle &bundle, DType dtype, int headDim, KernelCache *cache,
@@ -185,17 +236,25 @@ Attention::Attention(const Bundle &bundle, DType dtype, int headDim, KernelCache
   if (options.blockQ != 64 && options.blockQ != 128)
     throw Error("a query block of " + std::to_string(options.blockQ) +
                 " rows is not supported: 64 or 128");
+  if (options.backward && (bundle.backwardDqKernel.empty() || bundle.backwardDkdvKernel.empty()))
+    throw Error("the bundle of pattern '" + bundle.pattern +
+                "' names no backward kernels: compile it again with this attnc");
   std::shared_ptr<const Module> module =
       compileBundle(bundle, dtype, headDim, options, cache ? *cache : defaultKernelCache());
-  CUfunction forward = module->function(bundle.forwardKernel.c_str());
-  check(driver().cuFuncSetAttribute(forward, CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES,
-                                    static_cast<int>(sharedBytes(headDim, options.blockQ))),
-        "cuFuncSetAttribute");
+  CUfunction forward = kernelWithSharedMemory(*module, bundle.forwardKernel,
+                                              sharedBytes(headDim, options.blockQ));
   std::vector<ElementType> tensorTypes;
   for (const BundleTensor &tensor : bundle.tensors)
     tensorTypes.push_back(tensor.type);
   impl_.reset(new Impl{bundle, dtype, headDim, options, module,
                        LayoutKernel(module, bundle.layoutKernel, tensorTypes), forward});
+  if (options.backward) {
+    impl_->backwardDelta = module->function(kDeltaKernel);
+    impl_->backwardDq = kernelWithSharedMemory(*module, bundle.backwardDqKernel,
+                                               backwardSharedBytes(headDim));
+    impl_->backwardDkdv = kernelWithSharedMemory(*module, bundle.backwardDkdvKernel,
+                                                 backwardSharedBytes(headDim));
+  }
 }
 
 Attention::~Attention() = default;
@@ -217,33 +276,53 @@ BlockLayout Attention::layout(const Problem &problem, const std::vector<PatternT
   LayoutShape shape{problem.heads, problem.seqQ, problem.seqK, impl_->headDim, problem.batch};
   layout.device_ =
       impl_->layout.buildOnDevice(shape, impl_->options.blockQ, kBlockN, tensors, stream);
+  if (impl_->options.backward) {
+    checkProblem(problem, kBackwardBlock);
+    if (ceilDiv(problem.seqK, kBackwardBlock) > kMaxGridY)
+      throw Error("Nk = " + std::to_string(problem.seqK) + " is too long for the backward: at most " +
+                  std::to_string(kMaxGridY * kBackwardBlock));
+    layout.backwardByQuery_ = impl_->layout.buildOnDevice(
+        shape, kBackwardBlock, kBackwardBlock, tensors, stream, LayoutOrder::ByQuery);
+    layout.backwardByKey_ = impl_->layout.buildOnDevice(shape, kBackwardBlock, kBackwardBlock,
+                                                        tensors, stream, LayoutOrder::ByKey);
+  }
   return layout;
+}
+
+/// The batch size the tensors must have: a layout holds for any batch size
+/// when the mask does not read b.
+int64_t batchOf(const Bundle &bundle, const Problem &problem, const Tensor &q) {
+  return bundle.readsBatch ? problem.batch : q.shape[0];
+}
+
+void Attention::Impl::checkProblemTensors(const BlockLayout &layout, int64_t batch,
+                                          const Tensor &q, const Tensor &k, const Tensor &v,
+                                          const Tensor &o) const {
+  const Problem &problem = layout.problem();
+  if (!layout.device_.full)
+    throw Error("the layout is empty: build it with Attention::layout");
+  checkTensor("q", q, dtype, {batch, problem.heads, problem.seqQ, headDim});
+  checkTensor("k", k, dtype, {batch, problem.kvHeads, problem.seqK, headDim});
+  checkTensor("v", v, dtype, {batch, problem.kvHeads, problem.seqK, headDim});
+  checkTensor("o", o, dtype, {batch, problem.heads, problem.seqQ, headDim});
+  if (batch * problem.heads > std::numeric_limits<int32_t>::max())
+    throw Error("batch * heads is too large");
 }
 
 void Attention::forward(const BlockLayout &layout, const Tensor &q, const Tensor &k,
                         const Tensor &v, const Tensor &o, CUdeviceptr lse,
                         CUstream stream) const {
   const Problem &problem = layout.problem();
-  if (!layout.device_.full)
-    throw Error("the layout is empty: build it with Attention::layout");
+  int64_t batch = batchOf(impl_->bundle, problem, q);
+  impl_->checkProblemTensors(layout, batch, q, k, v, o);
   if (layout.device_.blockQ != impl_->options.blockQ || layout.device_.blockK != kBlockN)
     throw Error("the layout was built with other tile sizes than this kernel's");
-  int64_t B = q.shape[0], D = impl_->headDim;
-  // A layout holds for any batch size when the mask does not read b.
-  int64_t batch = impl_->bundle.readsBatch ? problem.batch : B;
-  checkTensor("q", q, impl_->dtype, {batch, problem.heads, problem.seqQ, D});
-  checkTensor("k", k, impl_->dtype, {batch, problem.kvHeads, problem.seqK, D});
-  checkTensor("v", v, impl_->dtype, {batch, problem.kvHeads, problem.seqK, D});
-  checkTensor("o", o, impl_->dtype, {batch, problem.heads, problem.seqQ, D});
   if (lse % 4 != 0)
     throw Error("lse must be 4-byte aligned");
-  if (batch * problem.heads > std::numeric_limits<int32_t>::max())
-    throw Error("batch * heads is too large");
 
   // The layout checked its tensors against its problem when it was built.
   DeviceTensors tensors = describeTensors(layout.tensors_);
-  const DeviceLayout &device = layout.device_;
-  ForwardArgs args{{problem.heads, problem.seqQ, problem.seqK, D},
+  ForwardArgs args{{problem.heads, problem.seqQ, problem.seqK, impl_->headDim},
                    batch,
                    problem.kvHeads,
                    q.data,
@@ -251,20 +330,106 @@ void Attention::forward(const BlockLayout &layout, const Tensor &q, const Tensor
                    v.data,
                    o.data,
                    lse,
-                   {q.strides[0], q.strides[1], q.strides[2]},
-                   {k.strides[0], k.strides[1], k.strides[2]},
-                   {v.strides[0], v.strides[1], v.strides[2]},
-                   {o.strides[0], o.strides[1], o.strides[2]},
-                   device.fullCount->pointer(),
-                   device.partialCount->pointer(),
-                   device.full->pointer(),
-                   device.partial->pointer(),
-                   device.rows,
-                   device.cols};
+                   stridesOf(q),
+                   stridesOf(k),
+                   stridesOf(v),
+                   stridesOf(o),
+                   tileLists(layout.device_)};
   void *params[] = {&args, &tensors};
-  Dim3 grid{static_cast<unsigned>(batch * problem.heads), static_cast<unsigned>(device.rows)};
+  Dim3 grid{static_cast<unsigned>(batch * problem.heads),
+            static_cast<unsigned>(layout.device_.rows)};
   launch(impl_->forward, grid, Dim3{kThreads}, params,
          sharedBytes(impl_->headDim, impl_->options.blockQ), stream);
+}
+
+namespace {
+
+/// Device memory allocated and freed in a stream's order.
+class StreamScratch {
+public:
+  StreamScratch(std::size_t bytes, CUstream stream) : stream_(stream) {
+    check(driver().cuMemAllocAsync(&pointer_, bytes, stream), "cuMemAllocAsync");
+  }
+  ~StreamScratch() { driver().cuMemFreeAsync(pointer_, stream_); }
+  StreamScratch(const StreamScratch &) = delete;
+  StreamScratch &operator=(const StreamScratch &) = delete;
+  CUdeviceptr pointer() const { return pointer_; }
+
+private:
+  CUdeviceptr pointer_ = 0;
+  CUstream stream_;
+};
+
+} // namespace
+
+void Attention::backward(const BlockLayout &layout, const Tensor &q, const Tensor &k,
+                         const Tensor &v, const Tensor &o, CUdeviceptr lse, const Tensor &dO,
+                         const Tensor &dq, const Tensor &dk, const Tensor &dv,
+                         CUstream stream) const {
+  if (!impl_->options.backward)
+    throw Error("backward needs an Attention made with KernelOptions::backward = true");
+  const Problem &problem = layout.problem();
+  int64_t batch = batchOf(impl_->bundle, problem, q);
+  impl_->checkProblemTensors(layout, batch, q, k, v, o);
+  if (!layout.hasBackward())
+    throw Error("the layout has no backward lists: build it with an Attention made with "
+                "KernelOptions::backward = true");
+  int64_t D = impl_->headDim;
+  checkTensor("dO", dO, impl_->dtype, {batch, problem.heads, problem.seqQ, D});
+  checkTensor("dq", dq, impl_->dtype, {batch, problem.heads, problem.seqQ, D});
+  checkTensor("dk", dk, impl_->dtype, {batch, problem.kvHeads, problem.seqK, D});
+  checkTensor("dv", dv, impl_->dtype, {batch, problem.kvHeads, problem.seqK, D});
+  if (lse == 0 || lse % 4 != 0)
+    throw Error("lse (the forward's, [B, H, Nq] fp32) must be non-null and 4-byte aligned");
+
+  int64_t rows = batch * problem.heads * problem.seqQ;
+  constexpr int64_t kDeltaRowsPerBlock = kThreads / 32;
+  if (ceilDiv(rows, kDeltaRowsPerBlock) > std::numeric_limits<int32_t>::max())
+    throw Error("batch * heads * Nq is too large");
+  StreamScratch delta(static_cast<std::size_t>(rows) * sizeof(float), stream);
+  DeviceTensors tensors = describeTensors(layout.tensors_);
+  BackwardArgs args{{problem.heads, problem.seqQ, problem.seqK, D},
+                    batch,
+                    problem.kvHeads,
+                    q.data,
+                    k.data,
+                    v.data,
+                    o.data,
+                    dO.data,
+                    lse,
+                    delta.pointer(),
+                    dq.data,
+                    dk.data,
+                    dv.data,
+                    stridesOf(q),
+                    stridesOf(k),
+                    stridesOf(v),
+                    stridesOf(o),
+                    stridesOf(dO),
+                    stridesOf(dq),
+                    stridesOf(dk),
+                    stridesOf(dv),
+                    tileLists(layout.backwardByQuery_),
+                    tileLists(layout.backwardByKey_)};
+  void *deltaParams[] = {&args};
+  launch(impl_->backwardDelta, Dim3{static_cast<unsigned>(ceilDiv(rows, kDeltaRowsPerBlock))},
+         Dim3{kThreads}, deltaParams, 0, stream);
+  void *params[] = {&args, &tensors};
+  unsigned shared = backwardSharedBytes(impl_->headDim);
+  launch(impl_->backwardDkdv,
+         Dim3{static_cast<unsigned>(batch * problem.kvHeads),
+              static_cast<unsigned>(layout.backwardByKey_.rows)},
+         Dim3{kThreads}, params, shared, stream);
+  launch(impl_->backwardDq,
+         Dim3{static_cast<unsigned>(batch * problem.heads),
+              static_cast<unsigned>(layout.backwardByQuery_.rows)},
+         Dim3{kThreads}, params, shared, stream);
+}
+
+GpuLayout BlockLayout::downloadBackward(LayoutOrder order) const {
+  if (!hasBackward())
+    throw Error("the layout has no backward lists");
+  return (order == LayoutOrder::ByKey ? backwardByKey_ : backwardByQuery_).download();
 }
 
 } // namespace attn

@@ -13,7 +13,7 @@ namespace attn {
 namespace {
 
 constexpr const char *kMagic = "attnc-bundle";
-constexpr int kFormatVersion = 1;
+constexpr int kFormatVersion = 2; // 2: the backward kernels' names
 
 constexpr ElementType kElementTypes[] = {ElementType::I32, ElementType::I64, ElementType::F32};
 
@@ -102,6 +102,10 @@ private:
       bundle_.layoutKernel = value;
     else if (key == "forward_kernel")
       bundle_.forwardKernel = value;
+    else if (key == "backward_dq_kernel")
+      bundle_.backwardDqKernel = value;
+    else if (key == "backward_dkdv_kernel")
+      bundle_.backwardDkdvKernel = value;
     else if (key == "reads_batch")
       bundle_.readsBatch = readFlag(value);
     else if (key == "tensor")
@@ -201,6 +205,8 @@ void writeBundle(const Bundle &bundle, std::ostream &os) {
   writeLine(os, "params", bundle.params);
   writeLine(os, "layout_kernel", bundle.layoutKernel);
   writeLine(os, "forward_kernel", bundle.forwardKernel);
+  writeLine(os, "backward_dq_kernel", bundle.backwardDqKernel);
+  writeLine(os, "backward_dkdv_kernel", bundle.backwardDkdvKernel);
   os << "reads_batch " << (bundle.readsBatch ? 1 : 0) << '\n';
   for (const BundleTensor &tensor : bundle.tensors) {
     os << "tensor " << tensor.name << ' ' << elementTypeName(tensor.type);

@@ -45,6 +45,8 @@ DriverApi resolveApi(void *library) {
   resolve(library, api.cuLaunchKernel, "cuLaunchKernel");
   resolve(library, api.cuMemAlloc, "cuMemAlloc_v2");
   resolve(library, api.cuMemFree, "cuMemFree_v2");
+  resolve(library, api.cuMemAllocAsync, "cuMemAllocAsync");
+  resolve(library, api.cuMemFreeAsync, "cuMemFreeAsync");
   resolve(library, api.cuMemcpyHtoD, "cuMemcpyHtoD_v2");
   resolve(library, api.cuMemcpyDtoH, "cuMemcpyDtoH_v2");
   resolve(library, api.cuMemsetD8, "cuMemsetD8_v2");

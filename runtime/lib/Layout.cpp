@@ -19,11 +19,11 @@ constexpr unsigned kWarpsPerBlock = 8; // ATTNC_LAYOUT_WARPS_PER_BLOCK
 // Mirrors attnc_layout_args (attnc_layout.cuh).
 struct LayoutArgs {
   DeviceShape shape;
-  int64_t batchHi, blockQ, blockK, rows, cols;
+  int64_t batchHi, blockQ, blockK, byKey, rows, cols;
   CUdeviceptr fullCount, partialCount, full, partial;
 };
 
-static_assert(sizeof(LayoutArgs) == 4 * 8 + 5 * 8 + 4 * 8);
+static_assert(sizeof(LayoutArgs) == 4 * 8 + 6 * 8 + 4 * 8);
 
 std::string compileForDevice(const std::string &source, KernelCache &cache) {
   CompileRequest request;
@@ -127,15 +127,18 @@ void LayoutKernel::summarize(const std::vector<PatternTensor> &tensors, DeviceTe
 DeviceLayout LayoutKernel::buildOnDevice(const LayoutShape &shape, int64_t blockQ,
                                          int64_t blockK,
                                          const std::vector<PatternTensor> &tensors,
-                                         CUstream stream) const {
+                                         CUstream stream, LayoutOrder order) const {
   if (blockQ < 1 || blockK < 1 || shape.numHeads < 1 || shape.seqQ < 1 || shape.seqK < 1 ||
       shape.batch < 1)
     throw Error("layout sizes, heads, batch and tile sizes must be at least 1");
   DeviceTensors deviceTensors = describeTensors(tensors);
   DeviceLayout layout;
   layout.numHeads = shape.numHeads;
-  layout.rows = ceilDiv(shape.seqQ, blockQ);
-  layout.cols = ceilDiv(shape.seqK, blockK);
+  layout.order = order;
+  int64_t queryTiles = ceilDiv(shape.seqQ, blockQ), keyTiles = ceilDiv(shape.seqK, blockK);
+  bool byKey = order == LayoutOrder::ByKey;
+  layout.rows = byKey ? keyTiles : queryTiles;
+  layout.cols = byKey ? queryTiles : keyTiles;
   layout.blockQ = blockQ;
   layout.blockK = blockK;
   summarize(tensors, deviceTensors, layout, stream);
@@ -149,6 +152,7 @@ DeviceLayout LayoutKernel::buildOnDevice(const LayoutShape &shape, int64_t block
                   shape.batch - 1,
                   blockQ,
                   blockK,
+                  byKey ? 1 : 0,
                   layout.rows,
                   layout.cols,
                   layout.fullCount->pointer(),
@@ -169,6 +173,7 @@ GpuLayout DeviceLayout::download() const {
   host.cols = cols;
   host.blockQ = blockQ;
   host.blockK = blockK;
+  host.order = order;
   check(driver().cuCtxSynchronize(), "cuCtxSynchronize");
   host.fullCount = attn::download(*fullCount);
   host.partialCount = attn::download(*partialCount);
@@ -186,11 +191,12 @@ GpuLayout DeviceLayout::download() const {
 }
 
 GpuLayout LayoutKernel::build(const LayoutShape &shape, int64_t blockQ, int64_t blockK,
-                              const std::vector<HostTensorArg> &tensors) const {
+                              const std::vector<HostTensorArg> &tensors,
+                              LayoutOrder order) const {
   std::vector<std::unique_ptr<DeviceBuffer>> tensorBuffers;
   std::vector<PatternTensor> deviceTensors = uploadTensors(tensors, tensorBuffers);
   auto start = std::chrono::steady_clock::now();
-  DeviceLayout device = buildOnDevice(shape, blockQ, blockK, deviceTensors, nullptr);
+  DeviceLayout device = buildOnDevice(shape, blockQ, blockK, deviceTensors, nullptr, order);
   check(driver().cuStreamSynchronize(nullptr), "cuStreamSynchronize");
   double kernelMs =
       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();

@@ -18,6 +18,8 @@ Bundle sampleBundle() {
   bundle.source = "#include \"attnc_builtins.cuh\"\nsource 3\ntensor x i32 4\n\n";
   bundle.layoutKernel = "attnc_document_layout";
   bundle.forwardKernel = "attnc_document_forward";
+  bundle.backwardDqKernel = "attnc_document_backward_dq";
+  bundle.backwardDkdvKernel = "attnc_document_backward_dkdv";
   bundle.tensors = {
       {"doc", ElementType::I32, {{TensorDim::Kind::Nk, 0}}},
       {"weights", ElementType::F32,
@@ -79,12 +81,15 @@ TEST(Bundle, ElementTypes) {
 
 TEST(Bundle, WritesTheDocumentedFormat) {
   std::string text = written(sampleBundle());
-  EXPECT_EQ(text.substr(0, text.find("source ")), "attnc-bundle 1\n"
+  EXPECT_EQ(text.substr(0, text.find("source ")), "attnc-bundle 2\n"
                                                   "pattern document\n"
                                                   "origin patterns/my document.pattern\n"
                                                   "params window=128 cap=30.5\n"
                                                   "layout_kernel attnc_document_layout\n"
                                                   "forward_kernel attnc_document_forward\n"
+                                                  "backward_dq_kernel attnc_document_backward_dq\n"
+                                                  "backward_dkdv_kernel "
+                                                  "attnc_document_backward_dkdv\n"
                                                   "reads_batch 1\n"
                                                   "tensor doc i32 Nk\n"
                                                   "tensor weights f32 H 7 D\n"
@@ -100,14 +105,17 @@ TEST(Bundle, RoundTrip) {
   EXPECT_EQ(back.source, original.source);
   EXPECT_EQ(back.layoutKernel, original.layoutKernel);
   EXPECT_EQ(back.forwardKernel, original.forwardKernel);
+  EXPECT_EQ(back.backwardDqKernel, original.backwardDqKernel);
+  EXPECT_EQ(back.backwardDkdvKernel, original.backwardDkdvKernel);
   EXPECT_EQ(back.readsBatch, original.readsBatch);
   expectSameTensors(back.tensors, original.tensors);
 }
 
 TEST(Bundle, RoundTripOfEmptyFields) {
   Bundle empty;
-  EXPECT_EQ(written(empty), "attnc-bundle 1\npattern\norigin\nparams\nlayout_kernel\n"
-                            "forward_kernel\nreads_batch 0\nsource 0\n");
+  EXPECT_EQ(written(empty), "attnc-bundle 2\npattern\norigin\nparams\nlayout_kernel\n"
+                            "forward_kernel\nbackward_dq_kernel\nbackward_dkdv_kernel\n"
+                            "reads_batch 0\nsource 0\n");
   Bundle back = read(written(empty));
   EXPECT_EQ(back.pattern, "");
   EXPECT_EQ(back.params, "");
@@ -125,49 +133,49 @@ TEST(Bundle, RefusesToWriteLineBreaksInValues) {
 TEST(Bundle, BadMagicOrVersion) {
   EXPECT_EQ(readError(""), "my.bundle: empty file, not an attnc bundle");
   EXPECT_EQ(readError("\x7f" "ELF..."),
-            "my.bundle:1: not an attnc bundle (expected 'attnc-bundle 1' on the first line)");
-  EXPECT_EQ(readError("attnc-bundle 2\nsource 0\n"),
-            "my.bundle:1: unsupported bundle version '2' (this runtime reads version 1)");
+            "my.bundle:1: not an attnc bundle (expected 'attnc-bundle 2' on the first line)");
+  EXPECT_EQ(readError("attnc-bundle 1\nsource 0\n"),
+            "my.bundle:1: unsupported bundle version '1' (this runtime reads version 2)");
 }
 
 TEST(Bundle, UnknownOrDuplicateKey) {
-  EXPECT_EQ(readError(withLine("colour blue")), "my.bundle:11: unknown key 'colour'");
-  EXPECT_EQ(readError(withLine("pattern again")), "my.bundle:11: duplicate key 'pattern'");
+  EXPECT_EQ(readError(withLine("colour blue")), "my.bundle:13: unknown key 'colour'");
+  EXPECT_EQ(readError(withLine("pattern again")), "my.bundle:13: duplicate key 'pattern'");
 }
 
 TEST(Bundle, TruncatedOrTrailingSource) {
   std::string text = written(sampleBundle());
   std::size_t size = sampleBundle().source.size();
   EXPECT_EQ(readError(text.substr(0, text.size() - 3)),
-            "my.bundle:11: truncated source: expected " + std::to_string(size) + " bytes, got " +
+            "my.bundle:13: truncated source: expected " + std::to_string(size) + " bytes, got " +
                 std::to_string(size - 3));
-  EXPECT_EQ(readError(text + "x"), "my.bundle:11: unexpected data after the " +
+  EXPECT_EQ(readError(text + "x"), "my.bundle:13: unexpected data after the " +
                                        std::to_string(size) + " bytes of source");
   EXPECT_EQ(readError(text.substr(0, text.find("source "))),
-            "my.bundle:10: truncated: no 'source' line");
+            "my.bundle:12: truncated: no 'source' line");
 }
 
 TEST(Bundle, BadNumbers) {
-  EXPECT_EQ(readError("attnc-bundle 1\nsource 12x\n"),
+  EXPECT_EQ(readError("attnc-bundle 2\nsource 12x\n"),
             "my.bundle:2: bad number '12x' for the source length");
-  EXPECT_EQ(readError("attnc-bundle 1\nsource -1\n"),
+  EXPECT_EQ(readError("attnc-bundle 2\nsource -1\n"),
             "my.bundle:2: bad number '-1' for the source length");
-  EXPECT_EQ(readError("attnc-bundle 1\nsource\n"),
+  EXPECT_EQ(readError("attnc-bundle 2\nsource\n"),
             "my.bundle:2: bad number '' for the source length");
-  EXPECT_EQ(readError("attnc-bundle 1\nsource 99999999999999999999\n"),
+  EXPECT_EQ(readError("attnc-bundle 2\nsource 99999999999999999999\n"),
             "my.bundle:2: bad number '99999999999999999999' for the source length");
   EXPECT_EQ(readError(withLine("tensor t i32 Nq 4k")),
-            "my.bundle:11: bad number '4k' for a tensor dimension");
-  EXPECT_EQ(readError("attnc-bundle 1\nreads_batch yes\nsource 0\n"),
+            "my.bundle:13: bad number '4k' for a tensor dimension");
+  EXPECT_EQ(readError("attnc-bundle 2\nreads_batch yes\nsource 0\n"),
             "my.bundle:2: bad number 'yes' for reads_batch (expected 0 or 1)");
 }
 
 TEST(Bundle, MalformedTensorLines) {
   EXPECT_EQ(readError(withLine("tensor t u8 Nq")),
-            "my.bundle:11: unknown element type 'u8' (expected i32, i64 or f32)");
+            "my.bundle:13: unknown element type 'u8' (expected i32, i64 or f32)");
   EXPECT_EQ(readError(withLine("tensor t")),
-            "my.bundle:11: malformed tensor line (expected 'tensor NAME TYPE DIM...')");
-  EXPECT_EQ(readError(withLine("tensor t f32")), "my.bundle:11: tensor 't' has no dimensions");
+            "my.bundle:13: malformed tensor line (expected 'tensor NAME TYPE DIM...')");
+  EXPECT_EQ(readError(withLine("tensor t f32")), "my.bundle:13: tensor 't' has no dimensions");
 }
 
 } // namespace

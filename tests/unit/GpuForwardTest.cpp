@@ -10,8 +10,8 @@
 // must throw attn::Error. Without a GPU the GPU tests skip, naming why.
 //
 //===----------------------------------------------------------------------===//
+#include "GpuAttentionSupport.h"
 #include "GpuTestSupport.h"
-#include "HalfPrecision.h"
 #include "PatternCorpus.h"
 #include "ReferenceAttention.h"
 
@@ -41,192 +41,32 @@ namespace {
 
 using attnc::test::ReferenceOutput;
 
-std::string patternPath(const std::string &pattern) {
-  return ATTNC_SOURCE_DIR "/patterns/" + pattern + ".pattern";
-}
+using attnc::test::AttentionCase;
+using attnc::test::DeviceTensor;
+using attnc::test::issueMatrix;
+using attnc::test::KernelKey;
+using attnc::test::Memory;
+using attnc::test::PatternInputs;
+using attnc::test::checkPatternFile;
+using attnc::test::downloadValues;
+using attnc::test::makePatternInputs;
+using attnc::test::patternPath;
+using attnc::test::poisonedTensor;
+using attnc::test::randomTensor;
+using attnc::test::rowsToCompare;
+using attnc::test::seedOf;
+using attnc::test::synchronize;
+using attnc::test::testContext;
 
-/// The names of the bundled patterns (their files without .pattern).
-std::vector<std::string> bundledPatterns() {
-  std::vector<std::string> names;
-  for (const auto &path : attnc::test::bundledFiles())
-    names.push_back(path.stem().string());
-  return names;
-}
-
-attnc::CheckedFile checkPatternFile(const std::string &pattern) {
-  auto text = attnc::readFile(patternPath(pattern));
-  if (!text)
-    throw std::runtime_error(llvm::toString(text.takeError()));
-  return attnc::test::checkOrThrow(patternPath(pattern), *text);
-}
-
-using KernelKey = std::tuple<std::string, attn::DType, int, int>; // + query rows per CTA
-
-/// Every (pattern, dtype, head dim) the tests use.
+/// Every (pattern, dtype, head dim, query rows per CTA) the tests use.
 std::vector<KernelKey> kernelKeys();
 
-/// Compiles every kernel the tests use into the kernel cache, in parallel,
-/// once per test binary: NVRTC takes seconds per kernel and the suite needs
-/// dozens. Failures are left for the cases that load the kernel to report.
-void warmKernelCache() {
-  static std::once_flag once;
-  std::call_once(once, [] {
-    if (!attn::gpuAvailable())
-      return;
-    std::string arch = "sm_" + std::to_string(attn::deviceInfo().computeCapability);
-    std::vector<KernelKey> keys = kernelKeys();
-    std::atomic<std::size_t> next{0};
-    auto work = [&] {
-      for (std::size_t k; (k = next++) < keys.size();) {
-        const auto &[pattern, dtype, headDim, blockQ] = keys[k];
-        try {
-          attn::defaultKernelCache().get(attn::kernelCompileRequest(
-              attn::compileFile(patternPath(pattern)), dtype, headDim, arch, {blockQ}));
-        } catch (const attn::Error &) {
-        }
-      }
-    };
-    std::vector<std::thread> threads(std::max(1u, std::thread::hardware_concurrency()));
-    for (std::thread &thread : threads)
-      thread = std::thread(work);
-    for (std::thread &thread : threads)
-      thread.join();
-  });
-}
-
-/// The Attention of each kernel key, loaded once per test binary. A compile
-/// error is kept and rethrown, not retried by every case. Never destroyed:
-/// unloading modules after the driver shut down at exit would fail.
+/// The forward kernel of (pattern, dtype, head dim, rows per CTA), every
+/// kernel of the suite compiled first.
 const attn::Attention &attentionFor(const std::string &pattern, attn::DType dtype, int headDim,
                                     int blockQ = 128) {
-  struct Entry {
-    std::unique_ptr<attn::Attention> attention;
-    std::string error;
-  };
-  static auto *loaded = new std::map<KernelKey, Entry>;
-  warmKernelCache();
-  Entry &entry = (*loaded)[{pattern, dtype, headDim, blockQ}];
-  if (!entry.attention && entry.error.empty()) {
-    try {
-      entry.attention = std::make_unique<attn::Attention>(
-          attn::compileFile(patternPath(pattern)), dtype, headDim, nullptr,
-          attn::KernelOptions{blockQ});
-    } catch (const attn::Error &error) {
-      entry.error = error.what();
-    }
-  }
-  if (!entry.attention)
-    throw attn::Error(entry.error);
-  return *entry.attention;
-}
-
-/// One context for lowering patterns and typing their tensors.
-mlir::MLIRContext &testContext() {
-  static mlir::MLIRContext context;
-  return context;
-}
-
-void synchronize() { attn::check(attn::driver().cuCtxSynchronize(), "cuCtxSynchronize"); }
-
-//===----------------------------------------------------------------------===//
-// Inputs and outputs on the device
-//===----------------------------------------------------------------------===//
-
-/// Random contents for the pattern's tensor parameters (integer tensors are
-/// sorted ids, like packed documents): on the host for the interpreter and
-/// the CPU layout, on the device in the bundle's order for the kernels.
-struct PatternInputs {
-  attnc::test::Tensors host;
-  std::vector<std::unique_ptr<attn::DeviceBuffer>> buffers;
-  std::vector<attn::PatternTensor> device;
-};
-
-void makePatternInputs(const attnc::ast::Pattern &pattern, const attn::Bundle &bundle,
-                       const attnc::interp::Shape &shape, std::mt19937 &rng,
-                       PatternInputs &out) {
-  auto values = attnc::interp::bindParams(pattern, {});
-  ASSERT_TRUE(static_cast<bool>(values)) << llvm::toString(values.takeError());
-  attnc::test::makeTensors(pattern, *values, shape, testContext(), rng, out.host);
-  for (const attn::BundleTensor &declared : bundle.tensors) {
-    const attnc::interp::HostTensor &tensor = out.host.host.at(declared.name);
-    std::size_t bytes = attn::elementBytes(declared.type);
-    for (int64_t dim : tensor.shape)
-      bytes *= static_cast<std::size_t>(dim);
-    out.buffers.push_back(std::make_unique<attn::DeviceBuffer>(bytes));
-    out.buffers.back()->upload(tensor.data);
-    out.device.push_back({out.buffers.back()->pointer(), tensor.shape});
-  }
-}
-
-enum class Memory { Bhnd, Bnhd };
-
-uint16_t roundTo(attn::DType dtype, float value) {
-  return dtype == attn::DType::BF16 ? attnc::floatToBf16(value) : attnc::floatToHalf(value);
-}
-
-float widen(attn::DType dtype, uint16_t bits) {
-  return dtype == attn::DType::BF16 ? attnc::bf16ToFloat(bits) : attnc::halfToFloat(bits);
-}
-
-/// A q, k, v or o tensor on the device, in `memory` order, and the values
-/// the GPU sees (or wrote) in logical [B, H, N, D] order.
-struct DeviceTensor {
-  std::unique_ptr<attn::DeviceBuffer> buffer;
-  attn::Tensor tensor;
-  std::vector<float> values;
-
-  int64_t count() const {
-    return tensor.shape[0] * tensor.shape[1] * tensor.shape[2] * tensor.shape[3];
-  }
-};
-
-/// Calls f(logical index, memory offset) for every element of `tensor`; the
-/// offsets come from the tensor's strides, the runtime's own description.
-template <typename F> void forEachElement(const attn::Tensor &tensor, F f) {
-  const auto &[B, H, N, D] = tensor.shape;
-  const auto &s = tensor.strides;
-  int64_t index = 0;
-  for (int64_t b = 0; b < B; ++b)
-    for (int64_t h = 0; h < H; ++h)
-      for (int64_t n = 0; n < N; ++n)
-        for (int64_t d = 0; d < D; ++d)
-          f(index++, b * s[0] + h * s[1] + n * s[2] + d * s[3]);
-}
-
-/// Device memory for [B, H, N, D] of `dtype` in `memory` order, filled with
-/// 0xFF bytes: NaN in bf16 and fp16 alike, so an element left unwritten shows.
-DeviceTensor poisonedTensor(Memory memory, attn::DType dtype, int64_t B, int64_t H, int64_t N,
-                            int64_t D) {
-  DeviceTensor out;
-  out.buffer = std::make_unique<attn::DeviceBuffer>(B * H * N * D * sizeof(uint16_t));
-  out.buffer->fillBytes(0xFF);
-  auto describe = memory == Memory::Bhnd ? attn::Tensor::bhnd : attn::Tensor::bnhd;
-  out.tensor = describe(out.buffer->pointer(), dtype, B, H, N, D);
-  return out;
-}
-
-/// Normal random values rounded to `dtype`, uploaded.
-DeviceTensor randomTensor(Memory memory, attn::DType dtype, int64_t B, int64_t H, int64_t N,
-                          int64_t D, std::mt19937 &rng) {
-  DeviceTensor out = poisonedTensor(memory, dtype, B, H, N, D);
-  std::normal_distribution<float> normal;
-  std::vector<uint16_t> bits(out.count());
-  out.values.resize(out.count());
-  forEachElement(out.tensor, [&](int64_t index, int64_t offset) {
-    bits[offset] = roundTo(dtype, normal(rng));
-    out.values[index] = widen(dtype, bits[offset]);
-  });
-  out.buffer->upload(bits.data());
-  return out;
-}
-
-void downloadValues(DeviceTensor &tensor) {
-  std::vector<uint16_t> bits(tensor.count());
-  tensor.buffer->download(bits.data());
-  tensor.values.resize(tensor.count());
-  forEachElement(tensor.tensor, [&](int64_t index, int64_t offset) {
-    tensor.values[index] = widen(tensor.tensor.dtype, bits[offset]);
-  });
+  attnc::test::warmKernelCache(kernelKeys());
+  return attnc::test::attentionFor({pattern, dtype, headDim, blockQ, false});
 }
 
 //===----------------------------------------------------------------------===//
@@ -306,55 +146,12 @@ void expectMatchesReference(attn::DType dtype, const std::vector<float> &o,
 // The forward matrix
 //===----------------------------------------------------------------------===//
 
-struct ForwardCase {
-  std::string pattern; // a file of patterns/, without .pattern
-  attn::DType dtype;
-  int headDim;
-  int64_t batch, heads, kvHeads, seqQ, seqK;
-  Memory memory = Memory::Bhnd;
-  int blockQ = 128;
-};
 
-std::string caseName(const ForwardCase &c) {
-  std::string name = c.pattern + "_" + attn::dtypeName(c.dtype) + "_D" +
-                     std::to_string(c.headDim) + "_B" + std::to_string(c.batch) + "_H" +
-                     std::to_string(c.heads);
-  if (c.kvHeads != c.heads)
-    name += "_KV" + std::to_string(c.kvHeads);
-  name += c.seqQ == c.seqK ? "_N" + std::to_string(c.seqQ)
-                           : "_Nq" + std::to_string(c.seqQ) + "_Nk" + std::to_string(c.seqK);
-  if (c.blockQ != 128)
-    name += "_M" + std::to_string(c.blockQ);
-  return c.memory == Memory::Bnhd ? name + "_bnhd" : name;
-}
-
-void PrintTo(const ForwardCase &c, std::ostream *os) { *os << caseName(c); }
-
-/// A fixed seed per case, so that a failure reproduces alone (--gtest_filter).
-uint32_t seedOf(const std::string &name) {
-  uint32_t hash = 2166136261u; // FNV-1a
-  for (unsigned char ch : name)
-    hash = (hash ^ ch) * 16777619u;
-  return hash;
-}
-
-/// Every row up to 1024 queries; beyond (the reference is the slow part),
-/// the first, the last and 64 others at random.
-std::vector<int64_t> rowsToCompare(int64_t seqQ, std::mt19937 &rng) {
-  if (seqQ <= 1024)
-    return attnc::test::allRows(seqQ);
-  std::set<int64_t> rows = {0, seqQ - 1};
-  std::uniform_int_distribution<int64_t> row(1, seqQ - 2);
-  while (rows.size() < 66)
-    rows.insert(row(rng));
-  return {rows.begin(), rows.end()};
-}
-
-class GpuForward : public testing::TestWithParam<ForwardCase> {};
+class GpuForward : public testing::TestWithParam<AttentionCase> {};
 
 TEST_P(GpuForward, MatchesTheReference) {
   SKIP_WITHOUT_GPU();
-  const ForwardCase &c = GetParam();
+  const AttentionCase &c = GetParam();
   const attn::Attention &attention = attentionFor(c.pattern, c.dtype, c.headDim, c.blockQ);
   std::mt19937 rng(seedOf(caseName(c)));
   attnc::CheckedFile file = checkPatternFile(c.pattern);
@@ -395,33 +192,21 @@ constexpr const char *kSmallBlockPatterns[] = {"causal", "sliding_window", "docu
 
 std::vector<KernelKey> kernelKeys() {
   std::vector<KernelKey> keys;
-  for (const std::string &pattern : bundledPatterns())
+  for (const std::string &pattern : attnc::test::bundledPatterns())
     for (attn::DType dtype : kDTypes)
       for (int headDim : kHeadDims)
-        keys.emplace_back(pattern, dtype, headDim, 128);
+        keys.emplace_back(pattern, dtype, headDim, 128, false);
   for (const char *pattern : kSmallBlockPatterns)
     for (attn::DType dtype : kDTypes)
       for (int headDim : kHeadDims)
-        keys.emplace_back(pattern, dtype, headDim, 64);
+        keys.emplace_back(pattern, dtype, headDim, 64, false);
   return keys;
-}
-
-/// The issue's matrix: B = 2 (1 at N = 4096), 4 query heads, MHA and GQA.
-std::vector<ForwardCase> matrixCases() {
-  std::vector<ForwardCase> cases;
-  for (const std::string &pattern : bundledPatterns())
-    for (attn::DType dtype : kDTypes)
-      for (int headDim : kHeadDims)
-        for (int64_t n : {1, 17, 128, 1000, 4096})
-          for (int64_t kvHeads : {4, 2})
-            cases.push_back({pattern, dtype, headDim, n < 4096 ? 2 : 1, 4, kvHeads, n, n});
-  return cases;
 }
 
 /// Nq != Nk: queries at the end of the keys (chunked prefill, decoding), and
 /// more queries than keys, where causal rows see no key at all.
-std::vector<ForwardCase> crossLengthCases() {
-  std::vector<ForwardCase> cases;
+std::vector<AttentionCase> crossLengthCases() {
+  std::vector<AttentionCase> cases;
   for (const char *pattern :
        {"causal", "sliding_window", "document", "strided", "alibi", "prefix_lm", "bigbird"})
     for (auto [seqQ, seqK] : {std::pair<int64_t, int64_t>{100, 1000}, {1000, 100}, {1, 1000}}) {
@@ -432,8 +217,8 @@ std::vector<ForwardCase> crossLengthCases() {
 }
 
 /// q, k, v and o as [B, N, H, D] memory.
-std::vector<ForwardCase> tokenMajorCases() {
-  std::vector<ForwardCase> cases;
+std::vector<AttentionCase> tokenMajorCases() {
+  std::vector<AttentionCase> cases;
   for (const char *pattern : {"causal", "document", "alibi", "dense"})
     for (attn::DType dtype : kDTypes)
       cases.push_back({pattern, dtype, 128, 2, 4, 2, 1000, 1000, Memory::Bnhd});
@@ -441,8 +226,8 @@ std::vector<ForwardCase> tokenMajorCases() {
 }
 
 /// 64 query rows per CTA: lengths around and between tiles, MHA and GQA.
-std::vector<ForwardCase> smallBlockCases() {
-  std::vector<ForwardCase> cases;
+std::vector<AttentionCase> smallBlockCases() {
+  std::vector<AttentionCase> cases;
   for (const char *pattern : kSmallBlockPatterns)
     for (attn::DType dtype : kDTypes)
       for (int headDim : kHeadDims)
@@ -451,11 +236,11 @@ std::vector<ForwardCase> smallBlockCases() {
   return cases;
 }
 
-std::string testName(const testing::TestParamInfo<ForwardCase> &info) {
+std::string testName(const testing::TestParamInfo<AttentionCase> &info) {
   return caseName(info.param);
 }
 
-INSTANTIATE_TEST_SUITE_P(Matrix, GpuForward, testing::ValuesIn(matrixCases()), testName);
+INSTANTIATE_TEST_SUITE_P(Matrix, GpuForward, testing::ValuesIn(issueMatrix()), testName);
 INSTANTIATE_TEST_SUITE_P(CrossLength, GpuForward, testing::ValuesIn(crossLengthCases()),
                          testName);
 INSTANTIATE_TEST_SUITE_P(TokenMajor, GpuForward, testing::ValuesIn(tokenMajorCases()),
@@ -483,7 +268,7 @@ void PrintTo(const KernelCase &c, std::ostream *os) { *os << kernelCaseName(c); 
 
 std::vector<KernelCase> kernelCases() {
   std::vector<KernelCase> cases;
-  for (const auto &[pattern, dtype, headDim, blockQ] : kernelKeys())
+  for (const auto &[pattern, dtype, headDim, blockQ, backward] : kernelKeys())
     cases.push_back({pattern, dtype, headDim, blockQ});
   return cases;
 }

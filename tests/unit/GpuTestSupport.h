@@ -22,8 +22,8 @@
 
 namespace attnc::test {
 
-/// The number of (head, query tile) rows where the GPU layout differs from
-/// the CPU one; the first few are reported as failures naming `where`.
+/// The number of (head, query tile) rows (by key: (head, key tile) rows)
+/// where the GPU layout differs from the CPU one; the first few are reported as failures naming `where`.
 int64_t countLayoutMismatches(const layout::Layout &cpu, const ::attn::GpuLayout &gpu,
                               const std::string &where);
 

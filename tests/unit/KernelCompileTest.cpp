@@ -1,8 +1,8 @@
 //===- KernelCompileTest.cpp - Every bundle's kernels compile with NVRTC --===//
 //
 // The whole translation unit of each bundled pattern (its element functions,
-// the layout kernel and the forward kernel) goes through the runtime's NVRTC
-// path as attn::Attention would compile it, to PTX for sm_80 and sm_90a (a
+// the layout kernel, the forward and the backward kernels) goes through the
+// runtime's NVRTC path as attn::Attention would compile it for training, to PTX for sm_80 and sm_90a (a
 // compile takes seconds: every pattern in two variants, every variant for one
 // pattern), and once through ptxas to a CUBIN (close to a minute here). No
 // GPU is needed.
@@ -31,8 +31,10 @@ constexpr Variant kVariants[] = {{attn::DType::BF16, 64},
 
 attn::CompileRequest request(const attn::Bundle &bundle, const Variant &variant,
                              const std::string &arch, attn::BinaryKind kind) {
+  attn::KernelOptions options;
+  options.backward = true;
   attn::CompileRequest request =
-      attn::kernelCompileRequest(bundle, variant.dtype, variant.headDim, arch);
+      attn::kernelCompileRequest(bundle, variant.dtype, variant.headDim, arch, options);
   request.kind = kind;
   return request;
 }
@@ -47,11 +49,13 @@ std::vector<std::filesystem::path> bundledPatterns() {
   return paths;
 }
 
-/// Both kernels' entry points are in the output.
+/// Every kernel's entry point is in the output.
 void expectEntryPoints(const attn::Bundle &bundle, const attn::Binary &binary,
                        const std::string &what) {
-  EXPECT_NE(binary.bytes.find(bundle.layoutKernel), std::string::npos) << what;
-  EXPECT_NE(binary.bytes.find(bundle.forwardKernel), std::string::npos) << what;
+  for (const std::string &kernel :
+       {bundle.layoutKernel, bundle.forwardKernel, bundle.backwardDqKernel,
+        bundle.backwardDkdvKernel, std::string("attnc_backward_delta")})
+    EXPECT_NE(binary.bytes.find(kernel), std::string::npos) << what << ": " << kernel;
 }
 
 /// Compiles `bundle` to PTX for `variant` and `arch`; a failure is reported

@@ -2,7 +2,8 @@
 //
 //   attnc check FILE...
 //   attnc compile FILE --emit=ast|mlir|cuda|ptx|cubin|bundle [-p NAME] [-D name=value ...]
-//                [--arch sm_80] [--dtype bf16|fp16] [--head-dim 64|128] [-o OUT]
+//                [--arch sm_80] [--dtype bf16|fp16] [--head-dim 64|128] [--backward]
+//                [-o OUT]
 //   attnc show FILE [-p NAME] [-D ...] --seq N [--seq-k M] --heads H [--head h]
 //   attnc layout FILE [-p NAME] [-D ...] --seq N [--seq-k M] --heads H
 //                [--block-q 128] [--block-k 128] [--exact] --format text|json|png [-o OUT]
@@ -92,6 +93,9 @@ cl::opt<::attn::DType> dtype("dtype", cl::desc("Element type of q, k, v and o on
                            cl::values(clEnumValN(::attn::DType::BF16, "bf16", "bfloat16"),
                                       clEnumValN(::attn::DType::FP16, "fp16", "IEEE half")),
                            cl::sub(compileCommand), cl::sub(runCommand), cl::cat(category));
+cl::opt<bool> backwardKernels("backward",
+                              cl::desc("With --emit=ptx|cubin: the backward kernels too"),
+                              cl::sub(compileCommand), cl::cat(category));
 // Its own option: `show` and `layout` default to 64, the kernels to 128.
 cl::opt<int> kernelHeadDim("head-dim", cl::desc("Head dimension D of the forward kernel"),
                            cl::value_desc("64|128"), cl::init(128), cl::sub(compileCommand),
@@ -247,10 +251,16 @@ std::optional<::attn::Bundle> loadBundle() {
   }
 }
 
+::attn::KernelOptions kernelOptions() {
+  ::attn::KernelOptions options;
+  options.backward = backwardKernels;
+  return options;
+}
+
 /// The whole bundle through NVRTC, for the forward kernel's dtype and head dim.
 llvm::Expected<std::string> compileKernels(const ::attn::Bundle &bundle) {
   ::attn::CompileRequest request =
-      ::attn::kernelCompileRequest(bundle, dtype, kernelHeadDim, arch);
+      ::attn::kernelCompileRequest(bundle, dtype, kernelHeadDim, arch, kernelOptions());
   request.kind = emit == EmitKind::PTX ? ::attn::BinaryKind::Ptx : ::attn::BinaryKind::Cubin;
   try {
     std::string bytes = ::attn::compileWithNvrtc(request).bytes;
@@ -553,7 +563,7 @@ int attnc::attncMain(int argc, char **argv) {
                               "  attnc check FILE...\n"
                               "  attnc compile FILE --emit=ast|mlir|cuda|ptx|cubin|bundle "
                               "[-p NAME] [-D name=value]... [--arch sm_80] [--dtype bf16|fp16] "
-                              "[--head-dim 64|128] [-o OUT]\n"
+                              "[--head-dim 64|128] [--backward] [-o OUT]\n"
                               "  attnc show FILE [-p NAME] [-D name=value]... --seq N "
                               "[--seq-k M] --heads H [--head h]\n"
                               "  attnc layout FILE [-p NAME] [-D name=value]... --seq N "

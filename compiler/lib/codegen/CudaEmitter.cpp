@@ -476,9 +476,22 @@ llvm::Expected<KernelSource> emitKernelSource(attn::PatternOp pattern) {
                     "extern \"C\" __global__ void\n"
                     "__launch_bounds__(ATTNC_FWD_THREADS, ATTNC_FWD_MIN_BLOCKS)\n"
                     "{}(attnc_forward_args args, attnc_tensors tensors) {{\n"
-                    "  attnc_forward_kernel<{}elements>(args, tensors);\n}}\n"
-                    "#endif\n",
+                    "  attnc_forward_kernel<{}elements>(args, tensors);\n}}\n",
                     kCudaForwardHeader, kernel.forwardKernel, prefix);
+  // The backward kernels only when asked for (-DATTNC_BACKWARD): inference
+  // does not pay for their compilation.
+  kernel.backwardDqKernel = prefix + "backward_dq";
+  kernel.backwardDkdvKernel = prefix + "backward_dkdv";
+  os << fmt::format("\n#ifdef ATTNC_BACKWARD\n#include \"{}\"\n", kCudaBackwardHeader);
+  for (auto [name, kernelTemplate] :
+       {std::pair{kernel.backwardDqKernel, "attnc_backward_dq_kernel"},
+        std::pair{kernel.backwardDkdvKernel, "attnc_backward_dkdv_kernel"}})
+    os << fmt::format("\nextern \"C\" __global__ void\n"
+                      "__launch_bounds__(ATTNC_BWD_THREADS, ATTNC_BWD_MIN_BLOCKS)\n"
+                      "{}(attnc_backward_args args, attnc_tensors tensors) {{\n"
+                      "  {}<{}elements>(args, tensors);\n}}\n",
+                      name, kernelTemplate, prefix);
+  os << "#endif\n#endif\n";
   kernel.tensorSlots = namesInSlotOrder(tensorSlots(pattern));
   return kernel;
 }

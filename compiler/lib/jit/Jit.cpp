@@ -126,6 +126,8 @@ Bundle compileString(const std::string &source, const CompileOptions &options,
   bundle.source = std::move(kernels.source);
   bundle.layoutKernel = kernels.layoutKernel;
   bundle.forwardKernel = kernels.forwardKernel;
+  bundle.backwardDqKernel = kernels.backwardDqKernel;
+  bundle.backwardDkdvKernel = kernels.backwardDkdvKernel;
   bundle.tensors = bundleTensors(op, name);
   bundle.readsBatch = maskReadsBatch(op);
   return bundle;

@@ -45,20 +45,25 @@ struct Problem {
 };
 
 // The block layout of one problem size, on the device: per (head, query
-// tile) the FULL and PARTIAL key tiles. Reusable for every call with that
-// problem (and the same pattern tensors, which it refers to, not copies).
+// tile) the FULL and PARTIAL key tiles, and for an Attention made for the
+// backward also the backward's (64 x 64 tiles, by query for dQ and by key
+// for dK, dV). Reusable for every call with that problem (and the same
+// pattern tensors, which it refers to, not copies).
 class BlockLayout {
 public:
   const Problem &problem() const { return problem_; }
   int64_t blockQ() const { return device_.blockQ; }
   int64_t blockK() const { return device_.blockK; }
+  bool hasBackward() const { return static_cast<bool>(backwardByKey_.full); }
   // Copies the lists to the host (tests).
   GpuLayout download() const;
+  GpuLayout downloadBackward(LayoutOrder order) const;
 
 private:
   friend class Attention;
   Problem problem_;
   DeviceLayout device_;
+  DeviceLayout backwardByQuery_, backwardByKey_;
   std::vector<PatternTensor> tensors_;
 };
 
@@ -68,6 +73,9 @@ struct KernelOptions {
   // rows visit few key tiles (windows, short documents), where the fixed cost
   // of a CTA weighs more.
   int blockQ = 128;
+  // Also compile the backward kernels (and build the backward's layouts):
+  // needed for Attention::backward.
+  bool backward = false;
 };
 
 class Attention {
@@ -95,6 +103,18 @@ public:
   // does not fit `layout`.
   void forward(const BlockLayout &layout, const Tensor &q, const Tensor &k, const Tensor &v,
                const Tensor &o, CUdeviceptr lse, CUstream stream = nullptr) const;
+
+  // dQ, dK, dV of the forward that gave `o` and `lse` (which must be passed),
+  // given dO; P is recomputed from q, k and lse, so memory stays linear in
+  // N. dq, dO: [B, H, Nq, D]; dk, dv: [B, Hkv, Nk, D], every element written
+  // (the gradients of key/value heads shared by a group of query heads are
+  // summed). Deterministic: the same inputs give bit-identical gradients.
+  // Needs KernelOptions::backward. Asynchronous on `stream` (its scratch
+  // memory is allocated and freed in stream order). Throws attn::Error like
+  // forward.
+  void backward(const BlockLayout &layout, const Tensor &q, const Tensor &k, const Tensor &v,
+                const Tensor &o, CUdeviceptr lse, const Tensor &dO, const Tensor &dq,
+                const Tensor &dk, const Tensor &dv, CUstream stream = nullptr) const;
 
   const Bundle &bundle() const;
   DType dtype() const;

@@ -46,11 +46,13 @@ struct Bundle {
   std::string source;      // one CUDA translation unit, includes kernels/*.cuh
   std::string layoutKernel;  // extern "C" entry points in `source`
   std::string forwardKernel;
+  std::string backwardDqKernel; // compiled with -DATTNC_BACKWARD
+  std::string backwardDkdvKernel;
   std::vector<BundleTensor> tensors; // in the order the kernels take them
   bool readsBatch = false;           // the mask depends on the batch index b
 };
 
-// A text format ("attnc-bundle 1", key lines, then the source). readBundle
+// A text format ("attnc-bundle 2", key lines, then the source). readBundle
 // throws attn::Error on a malformed or truncated bundle, naming `origin`.
 void writeBundle(const Bundle &bundle, std::ostream &os);
 Bundle readBundle(std::istream &is, const std::string &origin);

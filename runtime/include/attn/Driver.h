@@ -44,6 +44,8 @@ struct DriverApi {
                              CUstream stream, void **params, void **extra);
   CUresult (*cuMemAlloc)(CUdeviceptr *pointer, std::size_t bytes);
   CUresult (*cuMemFree)(CUdeviceptr pointer);
+  CUresult (*cuMemAllocAsync)(CUdeviceptr *pointer, std::size_t bytes, CUstream stream);
+  CUresult (*cuMemFreeAsync)(CUdeviceptr pointer, CUstream stream);
   CUresult (*cuMemcpyHtoD)(CUdeviceptr dst, const void *src, std::size_t bytes);
   CUresult (*cuMemcpyDtoH)(void *dst, CUdeviceptr src, std::size_t bytes);
   CUresult (*cuMemsetD8)(CUdeviceptr dst, unsigned char value, std::size_t count);

@@ -46,11 +46,16 @@ struct PatternTensor {
 struct GpuLayout;
 struct DeviceTensors;
 
+// Which side a layout's rows are: query tiles listing key tiles (the forward
+// and dQ), or key tiles listing query tiles (dK and dV).
+enum class LayoutOrder { ByQuery, ByKey };
+
 // A layout kept on the device, where the forward kernel reads it. The same
 // rows as GpuLayout; the buffers are shared by copies.
 struct DeviceLayout {
   int64_t numHeads = 0, rows = 0, cols = 0;
   int64_t blockQ = 0, blockK = 0;
+  LayoutOrder order = LayoutOrder::ByQuery;
   std::shared_ptr<DeviceBuffer> fullCount, partialCount, full, partial;
   // The integer tensors' run summaries the layout kernel read (it may still
   // be running when buildOnDevice returns).
@@ -61,7 +66,8 @@ struct DeviceLayout {
 
 struct GpuLayout {
   int64_t numHeads = 0, rows = 0, cols = 0; // rows: query tiles, cols: key tiles
-  int64_t blockQ = 0, blockK = 0;
+  int64_t blockQ = 0, blockK = 0;           // (ByKey: rows are key tiles)
+  LayoutOrder order = LayoutOrder::ByQuery;
   // Row r = h * rows + t: the counts of query tile t of head h, and its tile
   // indices at [r * cols, r * cols + count) (each row has room for cols).
   std::vector<int32_t> fullCount, partialCount;
@@ -90,12 +96,13 @@ public:
   // Throws attn::Error for sizes below 1 or too many or too large tensors.
   // Copies `tensors` to the device, builds, waits and downloads.
   GpuLayout build(const LayoutShape &shape, int64_t blockQ, int64_t blockK,
-                  const std::vector<HostTensorArg> &tensors) const;
+                  const std::vector<HostTensorArg> &tensors,
+                  LayoutOrder order = LayoutOrder::ByQuery) const;
 
   // Builds on `stream` without waiting, from tensors already on the device.
   DeviceLayout buildOnDevice(const LayoutShape &shape, int64_t blockQ, int64_t blockK,
-                             const std::vector<PatternTensor> &tensors,
-                             CUstream stream) const;
+                             const std::vector<PatternTensor> &tensors, CUstream stream,
+                             LayoutOrder order = LayoutOrder::ByQuery) const;
 
 private:
   // Fills `device`'s summary pointers; `layout` keeps the buffers.

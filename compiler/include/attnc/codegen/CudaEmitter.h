@@ -18,6 +18,8 @@ inline constexpr const char *kCudaBuiltinsHeader = "attnc_builtins.cuh";
 inline constexpr const char *kCudaLayoutHeader = "attnc_layout.cuh";
 /// The forward kernel template (runtime/kernels/attnc_forward.cuh).
 inline constexpr const char *kCudaForwardHeader = "attnc_forward.cuh";
+/// The backward kernel templates (runtime/kernels/attnc_backward.cuh).
+inline constexpr const char *kCudaBackwardHeader = "attnc_backward.cuh";
 
 /// Prints one CUDA translation unit for `pattern`, which must have been through
 /// the layout pipeline: each element region as a `__device__ __forceinline__`
@@ -31,11 +33,14 @@ llvm::Error emitCuda(attn::PatternOp pattern, llvm::raw_ostream &os);
 
 /// The kernels of one pattern, ready for the runtime: the layout kernel
 /// (attn::LayoutKernel) and, when compiled with -DATTNC_HEAD_DIM=64|128 and
-/// -DATTNC_DTYPE_BF16|FP16, the forward kernel (attn::Attention).
+/// -DATTNC_DTYPE_BF16|FP16, the forward kernel (attn::Attention), and with
+/// -DATTNC_BACKWARD too, the backward kernels.
 struct KernelSource {
   std::string source;        // emitCuda's functions, the templates, the wrappers
   std::string layoutKernel;  // extern "C" attnc_<pattern>_layout
   std::string forwardKernel; // extern "C" attnc_<pattern>_forward
+  std::string backwardDqKernel;   // extern "C" attnc_<pattern>_backward_dq
+  std::string backwardDkdvKernel; // extern "C" attnc_<pattern>_backward_dkdv
   std::vector<std::string> tensorSlots; // tensor parameters, in the order the
                                         // kernels take them
 };

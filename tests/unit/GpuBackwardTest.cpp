@@ -1,0 +1,315 @@
+//===- GpuBackwardTest.cpp - The backward kernels against the CPU reference ===//
+//
+// Every bundled pattern (default parameters) x {bf16, fp16} x D in {64, 128}
+// x N in {1, 17, 128, 1000, 4096} x {MHA, GQA}, plus Nq != Nk and the
+// [B, N, H, D] memory order on a few patterns: random q, k, v, the GPU's own
+// forward for O and LSE, random dO on the compared rows (all rows up to
+// N = 1024; 66 of them beyond, zero elsewhere); dQ, dK, dV poisoned with NaN,
+// then computed three times: every element written, bit-identical each time,
+// and within the dtype's tolerance of the float64 analytic gradients
+// (ReferenceAttention) of the same rounded inputs. The backward's layouts
+// must equal the CPU builder's, by query and by key, and malformed calls
+// must throw attn::Error. Without a GPU the GPU tests skip, naming why.
+//
+//===----------------------------------------------------------------------===//
+#include "GpuAttentionSupport.h"
+#include "GpuTestSupport.h"
+#include "ReferenceAttention.h"
+
+#include "attnc/layout/Layout.h"
+#include "attnc/mlirgen/MLIRGen.h"
+#include "attnc/pipeline/Pipeline.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <mutex>
+
+namespace {
+
+using namespace attnc::test;
+
+constexpr attn::DType kDTypes[] = {attn::DType::BF16, attn::DType::FP16};
+constexpr int kHeadDims[] = {64, 128};
+
+std::vector<KernelKey> kernelKeys() {
+  std::vector<KernelKey> keys;
+  for (const std::string &pattern : bundledPatterns())
+    for (attn::DType dtype : kDTypes)
+      for (int headDim : kHeadDims)
+        keys.emplace_back(pattern, dtype, headDim, 128, true);
+  return keys;
+}
+
+/// The forward and backward kernels of (pattern, dtype, head dim), every
+/// kernel of the suite compiled first.
+const attn::Attention &trainingAttention(const std::string &pattern, attn::DType dtype,
+                                         int headDim) {
+  warmKernelCache(kernelKeys());
+  return attentionFor({pattern, dtype, headDim, 128, true});
+}
+
+/// The pattern after the layout pipeline, for its compiled score derivative
+/// and its CPU layout.
+struct LoweredPattern {
+  mlir::OwningOpRef<mlir::ModuleOp> module;
+  attnc::attn::PatternOp op;
+
+  explicit LoweredPattern(const attnc::CheckedFile &file) {
+    const attnc::ast::Pattern &pattern = *file.ast.patterns.front();
+    module = attnc::mlirGen(testContext(), file.ast, *file.source, &pattern);
+    if (mlir::failed(attnc::runLayoutPipeline(*module, {})))
+      throw std::runtime_error("the layout pipeline failed on " + pattern.name);
+    op = *module->getBody()->getOps<attnc::attn::PatternOp>().begin();
+  }
+};
+
+/// d score / ds from the compiler's attn.score_grad (what the kernels run),
+/// evaluated on the CPU; serialized, as the evaluator is not shared across
+/// threads.
+ScoreDerivative compiledScoreDerivative(attnc::attn::PatternEvaluator &evaluator) {
+  auto mutex = std::make_shared<std::mutex>();
+  return [&evaluator, mutex](double s, int64_t b, int64_t h, int64_t i, int64_t j) {
+    std::lock_guard<std::mutex> lock(*mutex);
+    mlir::FailureOr<float> grad = evaluator.scoreGrad(static_cast<float>(s), b, h, i, j);
+    if (mlir::failed(grad))
+      throw std::runtime_error("attn.score_grad failed to evaluate");
+    return static_cast<double>(*grad);
+  };
+}
+
+//===----------------------------------------------------------------------===//
+// Checking the gradients
+//===----------------------------------------------------------------------===//
+
+double gradientTolerance(attn::DType dtype) { return dtype == attn::DType::BF16 ? 3e-2 : 1e-2; }
+
+int64_t countNaN(const std::vector<float> &values) {
+  return std::count_if(values.begin(), values.end(), [](float x) { return std::isnan(x); });
+}
+
+/// ‖gpu − ref‖ / ‖ref‖ within the dtype's tolerance. Where the exact
+/// gradient vanishes (N = 1: P = 1 and dS = dP − delta = 0) rounding leaves
+/// ~1e-6: ‖ref‖ is floored at an RMS of 1e-3 per element, inputs being O(1).
+void expectClose(const char *name, attn::DType dtype, const std::vector<float> &gpu,
+                 const std::vector<double> &ref, int64_t headDim) {
+  ASSERT_EQ(gpu.size(), ref.size()) << name;
+  double errorSquared = 0, refSquared = 0, worst = -1;
+  size_t worstAt = 0;
+  for (size_t k = 0; k < ref.size(); ++k) {
+    double diff = gpu[k] - ref[k];
+    errorSquared += diff * diff;
+    refSquared += ref[k] * ref[k];
+    if (std::abs(diff) > worst) {
+      worst = std::abs(diff);
+      worstAt = k;
+    }
+  }
+  double floor = 1e-6 * static_cast<double>(ref.size());
+  EXPECT_LE(std::sqrt(errorSquared / std::max(refSquared, floor)), gradientTolerance(dtype))
+      << name << ": relative error; largest difference at row " << worstAt / headDim
+      << ", d = " << worstAt % headDim << ": GPU " << gpu[worstAt] << ", reference "
+      << ref[worstAt];
+}
+
+//===----------------------------------------------------------------------===//
+// The backward matrix
+//===----------------------------------------------------------------------===//
+
+
+/// dO: normal values on `rows` of every (b, h), zero on the others.
+std::vector<float> outputGradient(const AttentionCase &c, const std::vector<int64_t> &rows,
+                                  std::mt19937 &rng) {
+  std::vector<float> values(c.batch * c.heads * c.seqQ * c.headDim, 0.f);
+  std::normal_distribution<float> normal;
+  for (int64_t bh = 0; bh < c.batch * c.heads; ++bh)
+    for (int64_t row : rows)
+      for (int64_t d = 0; d < c.headDim; ++d)
+        values[(bh * c.seqQ + row) * c.headDim + d] = normal(rng);
+  return values;
+}
+
+class GpuBackward : public testing::TestWithParam<AttentionCase> {};
+
+TEST_P(GpuBackward, MatchesTheReferenceAndIsDeterministic) {
+  SKIP_WITHOUT_GPU();
+  const AttentionCase &c = GetParam();
+  const attn::Attention &attention = trainingAttention(c.pattern, c.dtype, c.headDim);
+  std::mt19937 rng(seedOf(caseName(c)));
+  attnc::CheckedFile file = checkPatternFile(c.pattern);
+  const attnc::ast::Pattern &pattern = *file.ast.patterns.front();
+  attnc::interp::Shape shape{c.heads, c.seqQ, c.seqK, c.headDim};
+  PatternInputs tensors;
+  ASSERT_NO_FATAL_FAILURE(makePatternInputs(pattern, attention.bundle(), shape, rng, tensors));
+
+  DeviceTensor q = randomTensor(c.memory, c.dtype, c.batch, c.heads, c.seqQ, c.headDim, rng);
+  DeviceTensor k = randomTensor(c.memory, c.dtype, c.batch, c.kvHeads, c.seqK, c.headDim, rng);
+  DeviceTensor v = randomTensor(c.memory, c.dtype, c.batch, c.kvHeads, c.seqK, c.headDim, rng);
+  DeviceTensor o = poisonedTensor(c.memory, c.dtype, c.batch, c.heads, c.seqQ, c.headDim);
+  attn::DeviceBuffer lse(c.batch * c.heads * c.seqQ * sizeof(float));
+  std::vector<int64_t> rows = rowsToCompare(c.seqQ, rng);
+  DeviceTensor dO = tensorFromValues(c.memory, c.dtype, c.batch, c.heads, c.seqQ, c.headDim,
+                                     outputGradient(c, rows, rng));
+  DeviceTensor dq = poisonedTensor(c.memory, c.dtype, c.batch, c.heads, c.seqQ, c.headDim);
+  DeviceTensor dk = poisonedTensor(c.memory, c.dtype, c.batch, c.kvHeads, c.seqK, c.headDim);
+  DeviceTensor dv = poisonedTensor(c.memory, c.dtype, c.batch, c.kvHeads, c.seqK, c.headDim);
+
+  attn::BlockLayout layout =
+      attention.layout({c.batch, c.heads, c.kvHeads, c.seqQ, c.seqK}, tensors.device);
+  attention.forward(layout, q.tensor, k.tensor, v.tensor, o.tensor, lse.pointer());
+  std::vector<std::vector<uint16_t>> firstBits;
+  for (int run = 0; run < 3; ++run) {
+    attention.backward(layout, q.tensor, k.tensor, v.tensor, o.tensor, lse.pointer(), dO.tensor,
+                       dq.tensor, dk.tensor, dv.tensor);
+    synchronize();
+    std::vector<std::vector<uint16_t>> bits = {downloadValues(dq), downloadValues(dk),
+                                               downloadValues(dv)};
+    if (run == 0)
+      firstBits = bits;
+    else
+      EXPECT_TRUE(bits == firstBits) << "run " << run << " differs from run 0 in some bit";
+  }
+  EXPECT_EQ(countNaN(dq.values), 0) << "dQ elements are NaN (unwritten or computed)";
+  EXPECT_EQ(countNaN(dk.values), 0) << "dK elements are NaN (unwritten or computed)";
+  EXPECT_EQ(countNaN(dv.values), 0) << "dV elements are NaN (unwritten or computed)";
+
+  attnc::interp::Interpreter reference = makeInterpreter(pattern, shape, tensors.host.host);
+  LoweredPattern lowered(file);
+  attnc::attn::PatternEvaluator evaluator(lowered.op, {c.heads, c.seqQ, c.seqK, c.headDim},
+                                          tensors.host.ir);
+  ScoreDerivative derivative;
+  if (lowered.op.getUnique<attnc::attn::ScoreOp>())
+    derivative = compiledScoreDerivative(evaluator);
+  ReferenceGradients expected = referenceBackward(
+      reference, {c.batch, c.heads, c.kvHeads, c.seqQ, c.seqK, c.headDim},
+      {q.values.data(), k.values.data(), v.values.data()}, dO.values.data(), rows, derivative);
+  expectClose("dQ", c.dtype, dq.values, expected.dq, c.headDim);
+  expectClose("dK", c.dtype, dk.values, expected.dk, c.headDim);
+  expectClose("dV", c.dtype, dv.values, expected.dv, c.headDim);
+}
+
+/// Nq != Nk (rows with no key at all when Nq > Nk under causal masks), and
+/// [B, N, H, D] memory.
+std::vector<AttentionCase> otherShapeCases() {
+  std::vector<AttentionCase> cases;
+  for (const char *pattern : {"causal", "sliding_window", "document", "alibi", "softcap"})
+    for (auto [seqQ, seqK] : {std::pair<int64_t, int64_t>{100, 1000}, {1000, 100}}) {
+      cases.push_back({pattern, attn::DType::BF16, 128, 2, 4, 4, seqQ, seqK});
+      cases.push_back({pattern, attn::DType::FP16, 64, 2, 4, 2, seqQ, seqK});
+    }
+  for (const char *pattern : {"causal", "document", "dense"})
+    cases.push_back({pattern, attn::DType::BF16, 128, 2, 4, 2, 1000, 1000, Memory::Bnhd});
+  return cases;
+}
+
+std::string testName(const testing::TestParamInfo<AttentionCase> &info) {
+  return caseName(info.param);
+}
+
+INSTANTIATE_TEST_SUITE_P(Matrix, GpuBackward, testing::ValuesIn(issueMatrix()), testName);
+INSTANTIATE_TEST_SUITE_P(OtherShapes, GpuBackward, testing::ValuesIn(otherShapeCases()),
+                         testName);
+
+//===----------------------------------------------------------------------===//
+// The backward's layouts
+//===----------------------------------------------------------------------===//
+
+class GpuBackwardLayout : public testing::TestWithParam<std::string> {};
+
+TEST_P(GpuBackwardLayout, EqualsTheCpuBuildersByQueryAndByKey) {
+  SKIP_WITHOUT_GPU();
+  const std::string &name = GetParam();
+  const attn::Attention &attention = trainingAttention(name, attn::DType::BF16, 64);
+  attnc::CheckedFile file = checkPatternFile(name);
+  const attnc::ast::Pattern &pattern = *file.ast.patterns.front();
+  LoweredPattern lowered(file);
+  std::mt19937 rng(seedOf(name));
+  for (auto [heads, seqQ, seqK] : {std::tuple<int64_t, int64_t, int64_t>{4, 1000, 1000},
+                                   {3, 100, 1000}, {2, 1000, 333}}) {
+    PatternInputs tensors;
+    ASSERT_NO_FATAL_FAILURE(
+        makePatternInputs(pattern, attention.bundle(), {heads, seqQ, seqK, 64}, rng, tensors));
+    attn::BlockLayout layout = attention.layout({2, heads, heads, seqQ, seqK}, tensors.device);
+    attnc::attn::Sizes sizes{heads, seqQ, seqK, 64};
+    attnc::attn::PatternEvaluator twins(lowered.op, sizes, tensors.host.ir);
+    auto cpu = attnc::layout::buildLayout(twins, nullptr, sizes, {64, 64, false});
+    ASSERT_TRUE(static_cast<bool>(cpu)) << llvm::toString(cpu.takeError());
+    std::string where = name + " H=" + std::to_string(heads) + " Nq=" + std::to_string(seqQ) +
+                        " Nk=" + std::to_string(seqK);
+    for (attn::LayoutOrder order : {attn::LayoutOrder::ByQuery, attn::LayoutOrder::ByKey})
+      EXPECT_EQ(countLayoutMismatches(*cpu, layout.downloadBackward(order), where), 0) << where;
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Bundled, GpuBackwardLayout, testing::ValuesIn(bundledPatterns()),
+                         [](const testing::TestParamInfo<std::string> &info) {
+                           return info.param;
+                         });
+
+//===----------------------------------------------------------------------===//
+// Malformed calls
+//===----------------------------------------------------------------------===//
+
+/// A valid backward call (causal, bf16, D = 64, 4 query heads on 2
+/// key/value heads, N = 64) into one generous buffer; each test breaks one
+/// thing.
+struct ValidBackward {
+  static constexpr int64_t kN = 64, kD = 64;
+  const attn::Attention &attention = trainingAttention("causal", attn::DType::BF16, kD);
+  attn::DeviceBuffer memory{1 << 23};
+  attn::Problem problem{1, 4, 2, kN, kN};
+  attn::Tensor q = at(0, 4), k = at(1, 2), v = at(2, 2), o = at(3, 4), dO = at(4, 4),
+               dq = at(5, 4), dk = at(6, 2), dv = at(7, 2);
+  attn::CUdeviceptr lse = memory.pointer() + (1 << 22);
+
+  attn::Tensor at(int slot, int64_t heads) {
+    return attn::Tensor::bhnd(memory.pointer() + slot * (1 << 19), attn::DType::BF16, 1, heads,
+                              kN, kD);
+  }
+
+  void run(const attn::Attention &with) {
+    attn::BlockLayout layout = with.layout(problem);
+    attention.backward(layout, q, k, v, o, lse, dO, dq, dk, dv);
+    synchronize();
+  }
+};
+
+TEST(GpuBackwardCall, TheValidCallRuns) {
+  SKIP_WITHOUT_GPU();
+  ValidBackward call;
+  call.memory.fillBytes(0);
+  EXPECT_NO_THROW(call.run(call.attention));
+}
+
+TEST(GpuBackwardCall, RejectsBrokenArguments) {
+  SKIP_WITHOUT_GPU();
+  const std::pair<const char *, std::function<void(ValidBackward &)>> breakages[] = {
+      {"dK with the query heads", [](ValidBackward &c) { c.dk = c.at(6, 4); }},
+      {"dQ of the other dtype", [](ValidBackward &c) { c.dq.dtype = attn::DType::FP16; }},
+      {"dO with fewer tokens", [](ValidBackward &c) { c.dO.shape[2] = ValidBackward::kN - 1; }},
+      {"dV misaligned", [](ValidBackward &c) { c.dv.data += 2; }},
+      {"no LSE", [](ValidBackward &c) { c.lse = 0; }},
+  };
+  for (const auto &[name, apply] : breakages) {
+    ValidBackward call;
+    call.memory.fillBytes(0);
+    apply(call);
+    EXPECT_THROW(call.run(call.attention), attn::Error) << name;
+  }
+}
+
+TEST(GpuBackwardCall, NeedsAnAttentionAndALayoutMadeForIt) {
+  SKIP_WITHOUT_GPU();
+  ValidBackward call;
+  call.memory.fillBytes(0);
+  const attn::Attention &inference = attentionFor({"causal", attn::DType::BF16, 64, 128, false});
+  // A layout from an Attention without the backward has no backward lists.
+  EXPECT_THROW(call.run(inference), attn::Error);
+  attn::BlockLayout layout = inference.layout(call.problem);
+  EXPECT_THROW(inference.backward(layout, call.q, call.k, call.v, call.o, call.lse, call.dO,
+                                  call.dq, call.dk, call.dv),
+               attn::Error);
+}
+
+} // namespace
