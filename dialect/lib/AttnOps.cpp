@@ -6,6 +6,7 @@
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/BuiltinAttributes.h"
 #include "mlir/IR/OpImplementation.h"
+#include "llvm/ADT/TypeSwitch.h"
 
 #include <cmath>
 
@@ -344,6 +345,19 @@ interval::Range attnc::attn::applyRangeFn(RangeFn fn, interval::Range a, interva
   case RangeFn::abs: return interval::abs(a);
   }
   return kFull;
+}
+
+std::optional<RangeFn> attnc::attn::liftedRangeFn(Operation *op) {
+  return llvm::TypeSwitch<Operation *, std::optional<RangeFn>>(op)
+      .Case([](arith::AddIOp) { return RangeFn::add; })
+      .Case([](arith::SubIOp) { return RangeFn::sub; })
+      .Case([](arith::MulIOp) { return RangeFn::mul; })
+      .Case([](arith::FloorDivSIOp) { return RangeFn::floordiv; })
+      .Case([](FloorModOp) { return RangeFn::floormod; })
+      .Case([](arith::MinSIOp) { return RangeFn::min; })
+      .Case([](arith::MaxSIOp) { return RangeFn::max; })
+      .Case([](math::AbsIOp) { return RangeFn::abs; })
+      .Default([](Operation *) { return std::nullopt; });
 }
 
 interval::Truth attnc::attn::applyCmpFn(CmpFn fn, interval::Range a, interval::Range b) {

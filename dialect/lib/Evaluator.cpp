@@ -87,13 +87,19 @@ PatternEvaluator::PatternEvaluator(PatternOp pattern, Sizes sizes,
     : pattern_(pattern), sizes_(sizes), tensors_(std::move(tensors)) {}
 
 FailureOr<SmallVector<Scalar>> PatternEvaluator::run(Region &region,
-                                                     ArrayRef<Scalar> arguments) {
+                                                     ArrayRef<Scalar> arguments,
+                                                     Observer observe) {
   Block &block = region.front();
   if (block.getNumArguments() != arguments.size())
     return failure();
   llvm::DenseMap<Value, Scalar> values;
+  auto set = [&](Value v, const Scalar &s) {
+    values[v] = s;
+    if (observe)
+      observe(v, s);
+  };
   for (auto [arg, value] : llvm::zip(block.getArguments(), arguments))
-    values[arg] = value;
+    set(arg, value);
   for (Operation &op : block) {
     if (auto yield = dyn_cast<YieldOp>(op)) {
       SmallVector<Scalar> results;
@@ -105,14 +111,14 @@ FailureOr<SmallVector<Scalar>> PatternEvaluator::run(Region &region,
       FailureOr<std::pair<Scalar, Scalar>> results = evalRange(op, values);
       if (failed(results))
         return failure();
-      values[op.getResult(0)] = results->first;
-      values[op.getResult(1)] = results->second;
+      set(op.getResult(0), results->first);
+      set(op.getResult(1), results->second);
       continue;
     }
     FailureOr<Scalar> result = evalOp(op, values);
     if (failed(result))
       return failure();
-    values[op.getResult(0)] = *result;
+    set(op.getResult(0), *result);
   }
   return failure();
 }

@@ -75,28 +75,36 @@ __device__ __forceinline__ int64_t attnc_dim(const attnc_shape &shape, attnc_dim
 // Integer element operations (i64 arithmetic wraps, as the language says)
 //===----------------------------------------------------------------------===//
 
-/// floor(a / b) for b != 0 and not (a == INT64_MIN and b == -1).
-__device__ __forceinline__ int64_t attnc_floor_div_plain(int64_t a, int64_t b) {
-  int64_t q = a / b;
+// The unsigned type of T, through which T's arithmetic wraps.
+template <typename T> struct attnc_unsigned;
+template <> struct attnc_unsigned<int64_t> { typedef uint64_t type; };
+template <> struct attnc_unsigned<int32_t> { typedef uint32_t type; };
+
+/// floor(a / b) for b != 0 and not (a == min and b == -1).
+template <typename T> __device__ __forceinline__ T attnc_floor_div_plain(T a, T b) {
+  T q = a / b;
   return (a % b != 0 && ((a < 0) != (b < 0))) ? q - 1 : q;
 }
 
-__device__ __forceinline__ int64_t attnc_floor_mod_plain(int64_t a, int64_t b) {
-  int64_t r = a % b;
+template <typename T> __device__ __forceinline__ T attnc_floor_mod_plain(T a, T b) {
+  T r = a % b;
   return (r != 0 && ((r < 0) != (b < 0))) ? r + b : r;
 }
 
 // Division by zero is an error on the CPU; device code cannot report it, so it
-// yields 0 rather than an undefined value.
-__device__ __forceinline__ int64_t attnc_floordiv(int64_t a, int64_t b) {
+// yields 0 rather than an undefined value. T is int64_t, or int32_t in masks
+// proven narrow (attn.narrow_mask; the proof keeps divisors away from 0 and
+// results within int32, and these guards fold away for constant divisors).
+template <typename T> __device__ __forceinline__ T attnc_floordiv(T a, T b) {
+  typedef typename attnc_unsigned<T>::type U;
   if (b == 0)
     return 0;
-  if (b == -1) // wraps for INT64_MIN instead of trapping
-    return (int64_t)(0ULL - (uint64_t)a);
+  if (b == -1) // wraps for the minimum instead of trapping
+    return (T)((U)0 - (U)a);
   return attnc_floor_div_plain(a, b);
 }
 
-__device__ __forceinline__ int64_t attnc_floormod(int64_t a, int64_t b) {
+template <typename T> __device__ __forceinline__ T attnc_floormod(T a, T b) {
   if (b == 0 || b == -1)
     return 0;
   return attnc_floor_mod_plain(a, b);
@@ -107,6 +115,10 @@ __device__ __forceinline__ int64_t attnc_max_i64(int64_t a, int64_t b) { return 
 __device__ __forceinline__ int64_t attnc_abs_i64(int64_t a) {
   return a < 0 ? (int64_t)(0ULL - (uint64_t)a) : a;
 }
+// For masks proven narrow: no result leaves int32 (so abs never sees INT32_MIN).
+__device__ __forceinline__ int32_t attnc_min_i32(int32_t a, int32_t b) { return a < b ? a : b; }
+__device__ __forceinline__ int32_t attnc_max_i32(int32_t a, int32_t b) { return a > b ? a : b; }
+__device__ __forceinline__ int32_t attnc_abs_i32(int32_t a) { return a < 0 ? -a : a; }
 
 //===----------------------------------------------------------------------===//
 // ALiBi slopes (Press et al., 2022), as AlibiSlope.cpp computes them

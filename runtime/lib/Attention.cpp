@@ -108,20 +108,6 @@ std::string dimsText(const std::vector<int64_t> &dims) {
   return text + "]";
 }
 
-void checkProblem(const Problem &problem, int64_t blockQ) {
-  if (problem.batch < 1 || problem.heads < 1 || problem.kvHeads < 1 || problem.seqQ < 1 ||
-      problem.seqK < 1)
-    throw Error("batch, heads, key/value heads and sequence lengths must be at least 1");
-  if (problem.heads % problem.kvHeads != 0)
-    throw Error("key/value heads (" + std::to_string(problem.kvHeads) +
-                ") must divide query heads (" + std::to_string(problem.heads) + ")");
-  if (ceilDiv(problem.seqQ, blockQ) > kMaxGridY)
-    throw Error("Nq = " + std::to_string(problem.seqQ) + " is too long: at most " +
-                std::to_string(kMaxGridY * blockQ));
-  if (problem.batch * problem.heads > std::numeric_limits<int32_t>::max())
-    throw Error("batch * heads is too large");
-}
-
 void checkPatternTensors(const Bundle &bundle, const std::vector<PatternTensor> &tensors,
                          const Problem &problem, int headDim) {
   if (tensors.size() != bundle.tensors.size())
@@ -190,6 +176,32 @@ Tensor Tensor::bhnd(CUdeviceptr data, DType dtype, int64_t B, int64_t H, int64_t
 
 Tensor Tensor::bnhd(CUdeviceptr data, DType dtype, int64_t B, int64_t H, int64_t N, int64_t D) {
   return {data, dtype, {B, H, N, D}, {N * H * D, D, H * D, 1}};
+}
+
+void checkProblem(const Problem &problem, int blockQ) {
+  if (problem.batch < 1 || problem.heads < 1 || problem.kvHeads < 1 || problem.seqQ < 1 ||
+      problem.seqK < 1)
+    throw Error("batch, heads, key/value heads and sequence lengths must be at least 1");
+  // The limits under which attnc proves masks narrow (32-bit), see
+  // dialect/include/attnc/Dialect/Attn/NarrowMask.h.
+  if (problem.seqQ > kMaxSequenceLength || problem.seqK > kMaxSequenceLength)
+    throw Error("sequence lengths Nq = " + std::to_string(problem.seqQ) + ", Nk = " +
+                std::to_string(problem.seqK) + " are too long: at most 2^29 = " +
+                std::to_string(kMaxSequenceLength) + " (the masks use 32-bit indices)");
+  if (problem.heads > kMaxHeads)
+    throw Error("H = " + std::to_string(problem.heads) + " heads are too many: at most " +
+                std::to_string(kMaxHeads));
+  if (problem.batch > kMaxBatch)
+    throw Error("batch " + std::to_string(problem.batch) + " is too large: at most " +
+                std::to_string(kMaxBatch));
+  if (problem.heads % problem.kvHeads != 0)
+    throw Error("key/value heads (" + std::to_string(problem.kvHeads) +
+                ") must divide query heads (" + std::to_string(problem.heads) + ")");
+  if (ceilDiv(problem.seqQ, blockQ) > kMaxGridY)
+    throw Error("Nq = " + std::to_string(problem.seqQ) + " is too long: at most " +
+                std::to_string(kMaxGridY * blockQ));
+  if (problem.batch * problem.heads > std::numeric_limits<int32_t>::max())
+    throw Error("batch * heads is too large");
 }
 
 GpuLayout BlockLayout::download() const { return device_.download(); }

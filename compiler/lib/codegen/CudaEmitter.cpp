@@ -7,8 +7,13 @@
 // converted to emitc with MLIR's own patterns and printed by the C++ emitter.
 // The per-head entry points are plain switches, written as text.
 //
+// A pattern that attn-narrow-mask proved narrow (attn.narrow_mask) gets its
+// mask functions (sets and attend) in 32-bit integers: every i64 of those
+// regions becomes i32, and attnc_<p>_attends converts its 64-bit indices once.
+//
 //===----------------------------------------------------------------------===//
 #include "attnc/codegen/CudaEmitter.h"
+#include "attnc/Dialect/Attn/NarrowMask.h"
 
 #include "attn/Bundle.h"
 
@@ -77,6 +82,8 @@ std::vector<std::string> namesInSlotOrder(const llvm::StringMap<TensorSlot> &slo
 struct ElementFunction {
   std::string name;
   Region *body;
+  /// Whether it is a mask function (a set or attend).
+  bool mask = false;
 };
 
 /// attnc_<pattern>_: the prefix of every generated name.
@@ -101,7 +108,7 @@ std::vector<ElementFunction> elementFunctions(attn::PatternOp pattern) {
             })
             .Default([](Operation *) { return std::nullopt; });
     if (suffix)
-      functions.push_back({prefix + *suffix, &op.getRegion(0)});
+      functions.push_back({prefix + *suffix, &op.getRegion(0), isa<attn::SetOp, attn::AttendOp>(op)});
   }
   return functions;
 }
@@ -112,7 +119,8 @@ public:
   FunctionBuilder(OpBuilder &builder, const llvm::StringMap<TensorSlot> &tensors)
       : builder_(builder), tensors_(tensors) {}
 
-  LogicalResult build(const ElementFunction &element);
+  /// With `narrow`, every i64 of the function becomes i32.
+  LogicalResult build(const ElementFunction &element, bool narrow);
 
 private:
   LogicalResult lower(Operation &op);
@@ -126,25 +134,34 @@ private:
   void mapPair(Operation &op, Value both, StringRef first, StringRef second);
   void finish(Location loc, ValueRange yielded);
   SmallVector<Value> mapped(ValueRange values) const;
+  /// The type a value of the region has in the function.
+  Type converted(Type type) const {
+    return narrow_ && type.isInteger(64) ? builder_.getI32Type() : type;
+  }
+  /// Gives a cloned op its converted result types (constants their values).
+  void convertResults(Operation *clone);
 
   OpBuilder &builder_;
   const llvm::StringMap<TensorSlot> &tensors_;
   IRMapping mapping_;
   Value shape_, tensorsArg_;
+  bool narrow_ = false;
 };
 
 Type opaque(OpBuilder &builder, StringRef cppType) {
   return emitc::OpaqueType::get(builder.getContext(), cppType);
 }
 
-LogicalResult FunctionBuilder::build(const ElementFunction &element) {
+LogicalResult FunctionBuilder::build(const ElementFunction &element, bool narrow) {
+  narrow_ = narrow;
   Block &source = element.body->front();
   auto yield = cast<attn::YieldOp>(source.getTerminator());
   SmallVector<Type> inputs = {opaque(builder_, kShapeType), opaque(builder_, kTensorsType)};
-  llvm::append_range(inputs, source.getArgumentTypes());
+  for (Type type : source.getArgumentTypes())
+    inputs.push_back(converted(type));
   // A twin yields two i1; C++ returns them as one attnc_truth.
   Type result = yield.getValues().size() == 2 ? opaque(builder_, kTruthType)
-                                              : yield.getValues().front().getType();
+                                              : converted(yield.getValues().front().getType());
   Location loc = element.body->getParentOp()->getLoc();
   auto fn = builder_.create<func::FuncOp>(loc, element.name,
                                           builder_.getFunctionType(inputs, result));
@@ -185,34 +202,48 @@ void FunctionBuilder::mapPair(Operation &op, Value both, StringRef first, String
 
 /// The device function of a one-result op whose C++ operator would not floor
 /// or wrap, or that convert-arith-to-emitc leaves alone (math ops are CUDA's
-/// float functions); or empty.
-StringRef scalarHelper(Operation &op) {
-  return llvm::TypeSwitch<Operation *, StringRef>(&op)
+/// float functions), for a result of type `type` (attnc_floordiv and
+/// attnc_floormod are templates over the integer type); or empty.
+std::string scalarHelper(Operation &op, Type type) {
+  std::string integer = type && type.isIntOrFloat() ? typeSuffix(type) : "";
+  return llvm::TypeSwitch<Operation *, std::string>(&op)
       .Case([](arith::FloorDivSIOp) { return "attnc_floordiv"; })
       .Case([](attn::FloorModOp) { return "attnc_floormod"; })
-      .Case([](arith::MinSIOp) { return "attnc_min_i64"; })
-      .Case([](arith::MaxSIOp) { return "attnc_max_i64"; })
-      .Case([](math::AbsIOp) { return "attnc_abs_i64"; })
+      .Case([&](arith::MinSIOp) { return "attnc_min_" + integer; })
+      .Case([&](arith::MaxSIOp) { return "attnc_max_" + integer; })
+      .Case([&](math::AbsIOp) { return "attnc_abs_" + integer; })
       .Case([](attn::AlibiSlopeOp) { return "attnc_alibi_slope"; })
       .Case([](math::AbsFOp) { return "fabsf"; })
       .Case([](math::ExpOp) { return "expf"; })
       .Case([](math::LogOp) { return "logf"; })
       .Case([](math::TanhOp) { return "tanhf"; })
       .Case([](math::SqrtOp) { return "sqrtf"; })
-      .Default([](Operation *) { return StringRef(); });
+      .Default([](Operation *) { return std::string(); });
+}
+
+void FunctionBuilder::convertResults(Operation *clone) {
+  if (!narrow_)
+    return;
+  for (Value result : clone->getResults())
+    result.setType(converted(result.getType()));
+  if (auto constant = dyn_cast<arith::ConstantOp>(clone))
+    if (auto value = dyn_cast<IntegerAttr>(constant.getValue());
+        value && value.getType() != constant.getType())
+      constant.setValueAttr(IntegerAttr::get(constant.getType(), value.getInt()));
 }
 
 LogicalResult FunctionBuilder::lower(Operation &op) {
-  if (StringRef callee = scalarHelper(op); !callee.empty()) {
+  Type resultType = op.getNumResults() == 1 ? converted(op.getResult(0).getType()) : Type();
+  if (std::string callee = scalarHelper(op, resultType); !callee.empty()) {
     mapping_.map(op.getResult(0),
-                 call(op.getLoc(), op.getResult(0).getType(), callee, mapped(op.getOperands())));
+                 call(op.getLoc(), resultType, callee, mapped(op.getOperands())));
     return success();
   }
   if (auto dim = dyn_cast<attn::DimOp>(op)) {
     std::string kind = "ATTNC_DIM_" + StringRef(attn::stringifyShapeDim(dim.getDim())).upper();
     ArrayAttr args = builder_.getArrayAttr(
         {builder_.getIndexAttr(0), emitc::OpaqueAttr::get(builder_.getContext(), kind)});
-    mapping_.map(dim.getResult(), call(op.getLoc(), dim.getType(), "attnc_dim", shape_, args));
+    mapping_.map(dim.getResult(), call(op.getLoc(), resultType, "attnc_dim", shape_, args));
     return success();
   }
   if (auto range = dyn_cast<attn::IntRangeOp>(op)) {
@@ -235,7 +266,7 @@ LogicalResult FunctionBuilder::lower(Operation &op) {
     return op.emitOpError("reads a parameter that specialization did not bind");
   if (op.getDialect() && isa<attn::AttnDialect, math::MathDialect>(op.getDialect()))
     return op.emitOpError("has no CUDA lowering");
-  builder_.clone(op, mapping_);
+  convertResults(builder_.clone(op, mapping_));
   return success();
 }
 
@@ -255,7 +286,7 @@ LogicalResult FunctionBuilder::lowerTensorOp(Operation &op, StringRef tensor,
   }
   ArrayAttr argsAttr = builder_.getArrayAttr(args);
   if (isa<attn::TensorLoadOp>(op)) {
-    mapping_.map(op.getResult(0), call(op.getLoc(), op.getResult(0).getType(),
+    mapping_.map(op.getResult(0), call(op.getLoc(), converted(op.getResult(0).getType()),
                                        "attnc_tensor_load_" + slot->second.suffix, operands,
                                        argsAttr));
     return success();
@@ -342,14 +373,19 @@ std::string dispatchBody(const std::vector<std::string> &sets,
 /// attnc_<p>_attends (the mask of a pair, causality included once the layout
 /// pipeline made it explicit) and attnc_<p>_classify (the twin of the set of
 /// head h over a tile, for every batch index in [0, b_hi]).
-void printEntryPoints(attn::PatternOp pattern, llvm::raw_ostream &os) {
+void printEntryPoints(attn::PatternOp pattern, bool narrow, llvm::raw_ostream &os) {
   std::string prefix = functionPrefix(pattern);
   std::vector<std::string> sets = headSets(pattern);
   auto setName = [](const std::string &set) { return set == "attend" ? set : "set_" + set; };
-  os << fmt::format("__device__ __forceinline__ bool {}attends({}, int64_t b, int64_t h, "
-                    "int64_t i, int64_t j) {{\n",
-                    prefix, kCommonParams)
-     << dispatchBody(sets,
+  // A narrow mask takes its indices as int32_t, converted once here.
+  const char *wide = narrow ? "_wide" : "";
+  os << fmt::format("__device__ __forceinline__ bool {}attends({}, int64_t b{}, int64_t h{}, "
+                    "int64_t i{}, int64_t j{}) {{\n",
+                    prefix, kCommonParams, wide, wide, wide, wide);
+  if (narrow)
+    os << "  const int32_t b = (int32_t)b_wide, h = (int32_t)h_wide, i = (int32_t)i_wide, "
+          "j = (int32_t)j_wide;\n";
+  os << dispatchBody(sets,
                      [&](const std::string &set) {
                        return fmt::format("{}{}({}, b, h, i, j)", prefix, setName(set),
                                           kCommonArgs);
@@ -385,7 +421,7 @@ void printPreamble(attn::PatternOp pattern, const llvm::StringMap<TensorSlot> &t
 /// attnc_<p>_elements: what the forward and backward kernels ask of a
 /// pattern, with the identity where the pattern has no bias, score or scale
 /// statement.
-void printElements(attn::PatternOp pattern, llvm::raw_ostream &os) {
+void printElements(attn::PatternOp pattern, bool narrow, llvm::raw_ostream &os) {
   std::string prefix = functionPrefix(pattern);
   bool hasBias = static_cast<bool>(pattern.getUnique<attn::BiasOp>());
   bool hasScore = static_cast<bool>(pattern.getUnique<attn::ScoreOp>());
@@ -393,8 +429,10 @@ void printElements(attn::PatternOp pattern, llvm::raw_ostream &os) {
   constexpr const char *kPair = "int64_t b, int64_t h, int64_t i, int64_t j";
   os << fmt::format("struct {}elements {{\n"
                     "  static constexpr bool has_bias = {};\n"
-                    "  static constexpr bool has_score = {};\n",
-                    prefix, hasBias, hasScore);
+                    "  static constexpr bool has_score = {};\n"
+                    "  // Whether attends() computes in 32-bit integers (attn.narrow_mask).\n"
+                    "  static constexpr bool narrow_mask = {};\n",
+                    prefix, hasBias, hasScore, narrow);
   os << fmt::format("  static __device__ __forceinline__ bool attends({}, {}) {{\n"
                     "    return {}attends({}, b, h, i, j);\n  }}\n",
                     kCommonParams, kPair, prefix, kCommonArgs);
@@ -426,10 +464,24 @@ void printElements(attn::PatternOp pattern, llvm::raw_ostream &os) {
 
 } // namespace
 
+llvm::Expected<bool> narrowMask(attn::PatternOp pattern) {
+  if (!pattern->hasAttr(attn::kNarrowMaskAttr))
+    return false;
+  // The attribute is a claim about the IR; check it is still true of this IR.
+  attn::MaskRanges ranges = attn::analyzeMaskRanges(pattern);
+  if (!ranges.narrow())
+    return error("pattern '" + pattern.getSymName() + "' is marked " + attn::kNarrowMaskAttr +
+                 " but its mask is not narrow: " + ranges.whyNot);
+  return true;
+}
+
 llvm::Error emitCuda(attn::PatternOp pattern, llvm::raw_ostream &os) {
   if (pattern.getUnique<attn::CausalOp>())
     return error("pattern '" + pattern.getSymName() +
                  "' still holds attn.causal: run the layout pipeline first");
+  llvm::Expected<bool> narrow = narrowMask(pattern);
+  if (!narrow)
+    return narrow.takeError();
   MLIRContext *context = pattern.getContext();
   context->loadDialect<emitc::EmitCDialect, func::FuncDialect>();
   OpBuilder builder(context);
@@ -439,7 +491,7 @@ llvm::Error emitCuda(attn::PatternOp pattern, llvm::raw_ostream &os) {
   FunctionBuilder functions(builder, tensors);
   for (const ElementFunction &element : elementFunctions(pattern)) {
     markOrigin(builder, element);
-    if (failed(functions.build(element)))
+    if (failed(functions.build(element, *narrow && element.mask)))
       return error("cannot generate CUDA for '" + element.name + "'");
   }
   if (failed(convertToEmitC(*module)))
@@ -451,7 +503,7 @@ llvm::Error emitCuda(attn::PatternOp pattern, llvm::raw_ostream &os) {
     return error("the C++ emitter failed on pattern '" + pattern.getSymName() + "'");
   printPreamble(pattern, tensors, os);
   os << StringRef(functionsText).rtrim() << "\n\n";
-  printEntryPoints(pattern, os);
+  printEntryPoints(pattern, *narrow, os);
   return llvm::Error::success();
 }
 
@@ -471,7 +523,7 @@ llvm::Expected<KernelSource> emitKernelSource(attn::PatternOp pattern) {
   // The forward kernel needs a dtype and head dimension: without them (as
   // for the layout kernel alone) the translation unit ends here.
   os << "\n#ifdef ATTNC_HEAD_DIM\n";
-  printElements(pattern, os);
+  printElements(pattern, cantFail(narrowMask(pattern)), os);
   os << fmt::format("\n#include \"{}\"\n\n"
                     "extern \"C\" __global__ void\n"
                     "__launch_bounds__(ATTNC_FWD_THREADS, ATTNC_FWD_MIN_BLOCKS)\n"

@@ -19,6 +19,8 @@ void buildLayoutPipeline(mlir::OpPassManager &pm, const std::vector<std::string>
   perPattern.addPass(attn::createAttnScoreDerivative());
   perPattern.addPass(mlir::createCanonicalizerPass());
   perPattern.addPass(mlir::createCSEPass());
+  // Last: the proof is about the IR the code generator reads.
+  perPattern.addPass(attn::createAttnNarrowMask());
 }
 
 mlir::LogicalResult runLayoutPipeline(mlir::ModuleOp module,

@@ -194,17 +194,9 @@ private:
       Value value = b_.clone(op)->getResult(0);
       return truth(value, notI(value));
     }
+    if (std::optional<RangeFn> fn = liftedRangeFn(&op))
+      return lift(*fn, SmallVector<Value>(op.getOperands()));
     return llvm::TypeSwitch<Operation *, Twin>(&op)
-        .Case([&](arith::AddIOp o) { return lift(RangeFn::add, {o.getLhs(), o.getRhs()}); })
-        .Case([&](arith::SubIOp o) { return lift(RangeFn::sub, {o.getLhs(), o.getRhs()}); })
-        .Case([&](arith::MulIOp o) { return lift(RangeFn::mul, {o.getLhs(), o.getRhs()}); })
-        .Case([&](arith::FloorDivSIOp o) {
-          return lift(RangeFn::floordiv, {o.getLhs(), o.getRhs()});
-        })
-        .Case([&](FloorModOp o) { return lift(RangeFn::floormod, {o.getLhs(), o.getRhs()}); })
-        .Case([&](arith::MinSIOp o) { return lift(RangeFn::min, {o.getLhs(), o.getRhs()}); })
-        .Case([&](arith::MaxSIOp o) { return lift(RangeFn::max, {o.getLhs(), o.getRhs()}); })
-        .Case([&](math::AbsIOp o) { return lift(RangeFn::abs, {o.getOperand()}); })
         .Case([&](arith::CmpIOp o) { return compare(o.getPredicate(), o.getLhs(), o.getRhs()); })
         .Case([&](arith::CmpFOp) { return maybe(); })
         .Case([&](arith::AndIOp o) -> Twin {

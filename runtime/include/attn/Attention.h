@@ -44,6 +44,18 @@ struct Problem {
   int64_t seqQ = 1, seqK = 1;
 };
 
+// The largest problem the kernels take. The compiler proves masks narrow
+// (32-bit, attn.narrow_mask) for sequences up to 2^29, up to 2^16 heads and
+// batch indices up to 2^20 (attnc/Dialect/Attn/NarrowMask.h).
+constexpr int64_t kMaxSequenceLength = int64_t(1) << 29;
+constexpr int64_t kMaxHeads = int64_t(1) << 16;
+constexpr int64_t kMaxBatch = int64_t(1) << 20;
+
+// Throws attn::Error when the kernels, with query blocks of `blockQ` rows,
+// cannot run `problem`: sizes below 1 or above the limits, key/value heads
+// that do not divide the heads. Attention::layout checks this first.
+void checkProblem(const Problem &problem, int blockQ = 128);
+
 // The block layout of one problem size, on the device: per (head, query
 // tile) the FULL and PARTIAL key tiles, and for an Attention made for the
 // backward also the backward's (64 x 64 tiles, by query for dQ and by key

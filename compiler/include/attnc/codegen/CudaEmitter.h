@@ -29,7 +29,14 @@ inline constexpr const char *kCudaBackwardHeader = "attnc_backward.cuh";
 /// attnc_<pattern>_classify. Every function takes the run-time sizes
 /// (`attnc_shape`) and tensors (`const attnc_tensors &`) first. `pattern` is
 /// left as it was.
+/// A pattern marked attn.narrow_mask (by attn-narrow-mask) gets its mask
+/// functions (_set_<name>, _attend) in 32-bit integers, with the same
+/// attnc_<pattern>_attends signature.
 llvm::Error emitCuda(attn::PatternOp pattern, llvm::raw_ostream &os);
+
+/// Whether `pattern`'s mask is emitted in 32-bit integers: it carries
+/// attn.narrow_mask. An error when it carries it but the proof fails on it.
+llvm::Expected<bool> narrowMask(attn::PatternOp pattern);
 
 /// The kernels of one pattern, ready for the runtime: the layout kernel
 /// (attn::LayoutKernel) and, when compiled with -DATTNC_HEAD_DIM=64|128 and

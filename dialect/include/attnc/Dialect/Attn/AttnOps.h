@@ -24,6 +24,10 @@ constexpr unsigned kNumIndexArgs = 4;
 
 /// The meaning of `attn.int_range fn` (b is ignored by unary functions).
 interval::Range applyRangeFn(RangeFn fn, interval::Range a, interval::Range b);
+/// The function of `attn.int_range` that `op` computes on integers
+/// (arith.addi, arith.subi, arith.muli, arith.floordivsi, attn.floormod,
+/// arith.minsi, arith.maxsi, math.absi), or none.
+std::optional<RangeFn> liftedRangeFn(mlir::Operation *op);
 /// The meaning of `attn.cmp_range fn`.
 interval::Truth applyCmpFn(CmpFn fn, interval::Range a, interval::Range b);
 

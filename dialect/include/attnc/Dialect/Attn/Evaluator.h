@@ -64,9 +64,13 @@ public:
   mlir::FailureOr<std::pair<bool, bool>> classify(const HeadTwin &twin, int64_t h, int64_t iLo,
                                                   int64_t iHi, int64_t jLo, int64_t jHi);
 
+  /// Sees every value of a region as it is evaluated (arguments included).
+  using Observer = llvm::function_ref<void(mlir::Value, const Scalar &)>;
+
   /// Evaluates a single-block region of the pattern; returns what it yields.
   mlir::FailureOr<llvm::SmallVector<Scalar>> run(mlir::Region &region,
-                                                 llvm::ArrayRef<Scalar> arguments);
+                                                 llvm::ArrayRef<Scalar> arguments,
+                                                 Observer observe = {});
 
 private:
   mlir::FailureOr<Scalar> evalOp(mlir::Operation &op,

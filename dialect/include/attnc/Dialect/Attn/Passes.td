@@ -68,4 +68,19 @@ def AttnScoreDerivative : Pass<"attn-score-derivative", "::attnc::attn::PatternO
   let dependentDialects = ["::mlir::arith::ArithDialect", "::mlir::math::MathDialect"];
 }
 
+def AttnNarrowMask : Pass<"attn-narrow-mask", "::attnc::attn::PatternOp"> {
+  let summary = "Mark patterns whose mask provably fits in 32-bit integers";
+  let description = [{
+    Bounds every integer value of the `attn.set` and `attn.attend` regions by
+    interval arithmetic, for every problem with Nq, Nk <= 2^29, H <= 2^16,
+    D <= 1024 and b <= 2^20 (i in [0, Nq), j in [0, Nk), h in [0, H)), i32
+    tensor elements anywhere in int32 and i64 tensor elements unbounded. When
+    every bound lies within int32, no value can wrap in 32 bits and the
+    pattern gets the unit attribute `attn.narrow_mask`: the code generator
+    then evaluates the mask with 32-bit integers. Otherwise the attribute is
+    removed. Run it last: after attn-make-causal-explicit and specialization,
+    on the IR that code generation reads.
+  }];
+}
+
 #endif // ATTN_PASSES_TD

@@ -1,0 +1,49 @@
+//===- NarrowMask.h - Whether a pattern's mask fits in 32 bits ------------===//
+//
+// The mask of a pattern (its attn.set and attn.attend regions, which
+// attnc_<p>_attends evaluates) computes with i64, the language's integers.
+// Under the limits below, interval arithmetic (IntervalMath.h) bounds every
+// integer value of those regions over all problems. When every bound lies
+// within int32, no value can wrap in 32 bits, so the mask computes the same
+// in 32-bit arithmetic: the code generator then emits it that way.
+//
+//===----------------------------------------------------------------------===//
+#pragma once
+
+#include "attnc/Dialect/Attn/AttnOps.h"
+
+#include "llvm/ADT/DenseMap.h"
+
+#include <string>
+
+namespace attnc::attn {
+
+/// The problems the proof covers. The runtime rejects larger ones
+/// (attn::checkProblem in runtime/lib/Attention.cpp holds the same numbers).
+struct NarrowLimits {
+  static constexpr int64_t kMaxSeq = int64_t(1) << 29;       // Nq, Nk; i < Nq, j < Nk
+  static constexpr int64_t kMaxHeads = int64_t(1) << 16;     // H; h < H
+  static constexpr int64_t kMaxHeadDim = 1024;               // D
+  static constexpr int64_t kMaxBatchIndex = int64_t(1) << 20; // b
+};
+
+/// The unit attribute attn-narrow-mask puts on a pattern whose mask is narrow.
+constexpr const char *kNarrowMaskAttr = "attn.narrow_mask";
+
+struct MaskRanges {
+  /// A bound of every i64 value of the mask regions, block arguments
+  /// included, for every problem within NarrowLimits.
+  llvm::DenseMap<mlir::Value, interval::Range> bounds;
+  /// Why the mask is not narrow (the first value beyond int32); empty when
+  /// it is.
+  std::string whyNot;
+  bool narrow() const { return whyNot.empty(); }
+};
+
+/// Bounds the mask of `pattern`. Causality must be explicit
+/// (attn-make-causal-explicit) and parameters specialized, else the mask is
+/// not narrow. Integer loads from i32 tensors may be any int32; loads from
+/// i64 tensors, and anything else without a transfer function, are unbounded.
+MaskRanges analyzeMaskRanges(PatternOp pattern);
+
+} // namespace attnc::attn
