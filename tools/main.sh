@@ -23,6 +23,7 @@ demo_args() {
     fixed) echo "-D stride=8 -D c=2" ;;
     fixed_heads) echo "-D stride=8 -D c=2 -D v=4" ;;
     document) echo "--tensor doc=examples/document_ids_40.txt" ;;
+    relative_bias) echo "-D K=8 --tensor table=examples/relative_bias_table_4x8.txt" ;;
     prefix_lm) echo "-D prefix=8" ;;
     longformer) echo "-D window=8 -D globals=2" ;;
     bigbird) echo "-D block=4 -D window=3 -D globals=1 -D random=2" ;;

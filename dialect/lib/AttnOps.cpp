@@ -28,7 +28,7 @@ void PatternOp::build(OpBuilder &builder, OperationState &state, StringRef name)
 }
 
 LogicalResult PatternOp::verify() {
-  Operation *seen[7] = {};
+  Operation *seen[8] = {};
   auto slotOf = [](Operation &op) -> int {
     return isa<CausalOp>(op)      ? 0
            : isa<AttendOp>(op)    ? 1
@@ -37,7 +37,8 @@ LogicalResult PatternOp::verify() {
            : isa<ScoreOp>(op)     ? 4
            : isa<ScaleOp>(op)     ? 5
            : isa<ScoreGradOp>(op) ? 6
-                                  : -1;
+           : isa<TensorGradOp>(op) ? 7
+                                   : -1;
   };
   for (Operation &op : getBodyBlock()) {
     int slot = slotOf(op);
@@ -80,6 +81,15 @@ FailureOr<TensorParamOp> lookupTensor(Operation *op, FlatSymbolRefAttr name) {
     return op->emitOpError("'") << name.getValue()
                                 << "' is not an 'attn.tensor_param' of the enclosing pattern";
   return tensor;
+}
+
+/// One index per dimension of `tensor`, or an error on `op`.
+LogicalResult verifyIndexCount(Operation *op, TensorParamOp tensor, ValueRange indices) {
+  if (indices.size() != tensor.getRank())
+    return op->emitOpError("tensor '") << tensor.getSymName() << "' has " << tensor.getRank()
+                                       << " dimensions but " << indices.size()
+                                       << " indices are given";
+  return success();
 }
 
 } // namespace
@@ -215,6 +225,42 @@ Value ScoreGradOp::getYielded() { return yieldedValue(*this); }
 Value ScaleOp::getYielded() { return yieldedValue(*this); }
 
 //===----------------------------------------------------------------------===//
+// Tensor gradients
+//===----------------------------------------------------------------------===//
+
+LogicalResult TensorGradOp::verify() {
+  SmallVector<Type> args = indexTypes(getContext(), true);
+  args.push_back(Float32Type::get(getContext()));
+  Block &block = getBodyBlock();
+  if (TypeRange(block.getArgumentTypes()) != TypeRange(args))
+    return emitOpError("region must take (b, h, i, j, value, d_logit): four i64, two f32");
+  auto yield = dyn_cast<YieldOp>(block.getTerminator());
+  if (!yield || !yield.getValues().empty())
+    return emitOpError("region must end with an 'attn.yield' of nothing");
+  return success();
+}
+
+void TensorGradOp::getAsmBlockArgumentNames(Region &region, OpAsmSetValueNameFn setName) {
+  static const char *const names[] = {"b", "h", "i", "j", "value", "d_logit"};
+  for (BlockArgument arg : region.getArguments())
+    if (arg.getArgNumber() < 6)
+      setName(arg, names[arg.getArgNumber()]);
+}
+
+LogicalResult GradAccumulateOp::verify() {
+  FailureOr<TensorParamOp> found = lookupTensor(*this, getTensorAttr());
+  if (failed(found))
+    return failure();
+  TensorParamOp tensor = *found;
+  if (!tensor.getElementType().isF32())
+    return emitOpError("tensor '") << getTensor() << "' has " << tensor.getElementType()
+                                   << " elements: only f32 tensors have gradients";
+  if (failed(verifyIndexCount(*this, tensor, getIndices())))
+    return failure();
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
 // Builtins
 //===----------------------------------------------------------------------===//
 
@@ -233,10 +279,8 @@ LogicalResult TensorLoadOp::verify() {
   if (failed(found))
     return failure();
   TensorParamOp tensor = *found;
-  if (getIndices().size() != tensor.getRank())
-    return emitOpError("tensor '") << getTensor() << "' has " << tensor.getRank()
-                                   << " dimensions but " << getIndices().size()
-                                   << " indices are given";
+  if (failed(verifyIndexCount(*this, tensor, getIndices())))
+    return failure();
   Type expected = tensor.getElementType().isF32() ? Type(Float32Type::get(getContext()))
                                                   : Type(IntegerType::get(getContext(), 64));
   if (getType() != expected)

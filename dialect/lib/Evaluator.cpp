@@ -80,15 +80,29 @@ interval::Range tensorBox(const TensorData &tensor, ValueRange bounds,
   }
 }
 
+/// Row-major offset of the element at `indices`, or none when an index is
+/// out of range.
+std::optional<int64_t> elementOffset(const TensorData &tensor, ValueRange indices,
+                                     const llvm::DenseMap<Value, Scalar> &values) {
+  int64_t offset = 0;
+  for (auto [k, index] : llvm::enumerate(indices)) {
+    int64_t value = values.lookup(index).i;
+    if (k >= tensor.shape.size() || value < 0 || value >= tensor.shape[k])
+      return std::nullopt;
+    offset = offset * tensor.shape[k] + value;
+  }
+  return offset;
+}
+
 } // namespace
 
 PatternEvaluator::PatternEvaluator(PatternOp pattern, Sizes sizes,
                                    std::map<std::string, TensorData> tensors)
     : pattern_(pattern), sizes_(sizes), tensors_(std::move(tensors)) {}
 
-FailureOr<SmallVector<Scalar>> PatternEvaluator::run(Region &region,
-                                                     ArrayRef<Scalar> arguments,
-                                                     Observer observe) {
+FailureOr<SmallVector<Scalar>> PatternEvaluator::run(Region &region, ArrayRef<Scalar> arguments,
+                                                     Observer observe,
+                                                     ArrayRef<double *> grads) {
   Block &block = region.front();
   if (block.getNumArguments() != arguments.size())
     return failure();
@@ -106,6 +120,11 @@ FailureOr<SmallVector<Scalar>> PatternEvaluator::run(Region &region,
       for (Value v : yield.getValues())
         results.push_back(values.lookup(v));
       return results;
+    }
+    if (auto accumulate = dyn_cast<GradAccumulateOp>(op)) {
+      if (failed(accumulateGrad(accumulate, values, grads)))
+        return failure();
+      continue;
     }
     if (isa<IntRangeOp, CmpRangeOp, TensorRangeOp>(op)) {
       FailureOr<std::pair<Scalar, Scalar>> results = evalRange(op, values);
@@ -206,13 +225,10 @@ FailureOr<Scalar> PatternEvaluator::evalAttnOp(Operation &op,
     if (it == tensors_.end())
       return load.emitOpError("tensor is not bound");
     const TensorData &tensor = it->second;
-    int64_t offset = 0;
-    for (auto [k, index] : llvm::enumerate(load.getIndices())) {
-      int64_t value = get(index).i;
-      if (k >= tensor.shape.size() || value < 0 || value >= tensor.shape[k])
-        return load.emitOpError("index out of range");
-      offset = offset * tensor.shape[k] + value;
-    }
+    std::optional<int64_t> found = elementOffset(tensor, load.getIndices(), values);
+    if (!found)
+      return load.emitOpError("index out of range");
+    int64_t offset = *found;
     if (tensor.elementType.isF32())
       r.f = static_cast<const float *>(tensor.data)[offset];
     else if (tensor.elementType.isInteger(64))
@@ -288,13 +304,27 @@ FailureOr<Scalar> PatternEvaluator::evalArith(Operation &op,
       });
 }
 
-FailureOr<Scalar> PatternEvaluator::evalIndexed(Region &region, int64_t b, int64_t h,
-                                                int64_t i, int64_t j) {
-  Scalar args[4];
+namespace {
+
+/// The arguments (b, h, i, j) of an element region, then `floats` (the
+/// score; value and d_logit).
+SmallVector<Scalar, 6> pairArguments(int64_t b, int64_t h, int64_t i, int64_t j,
+                                     ArrayRef<float> floats = {}) {
+  SmallVector<Scalar, 6> args(kNumIndexArgs);
   args[0].i = b;
   args[1].i = h;
   args[2].i = i;
   args[3].i = j;
+  for (float f : floats)
+    args.emplace_back().f = f;
+  return args;
+}
+
+} // namespace
+
+FailureOr<Scalar> PatternEvaluator::evalIndexed(Region &region, int64_t b, int64_t h,
+                                                int64_t i, int64_t j) {
+  SmallVector<Scalar, 6> args = pairArguments(b, h, i, j);
   FailureOr<SmallVector<Scalar>> results = run(region, args);
   if (failed(results))
     return failure();
@@ -382,12 +412,7 @@ FailureOr<float> PatternEvaluator::bias(int64_t b, int64_t h, int64_t i, int64_t
 
 FailureOr<float> PatternEvaluator::evalScoreRegion(Region &region, float s, int64_t b,
                                                    int64_t h, int64_t i, int64_t j) {
-  Scalar args[5];
-  args[0].i = b;
-  args[1].i = h;
-  args[2].i = i;
-  args[3].i = j;
-  args[4].f = s;
+  SmallVector<Scalar, 6> args = pairArguments(b, h, i, j, {s});
   FailureOr<SmallVector<Scalar>> results = run(region, args);
   if (failed(results))
     return failure();
@@ -409,6 +434,40 @@ FailureOr<float> PatternEvaluator::scoreGrad(float s, int64_t b, int64_t h, int6
   if (!op)
     return failure();
   return evalScoreRegion(op.getBody(), s, b, h, i, j);
+}
+
+std::optional<unsigned> PatternEvaluator::tensorSlot(StringRef name) {
+  unsigned slot = 0;
+  for (TensorParamOp tensor : pattern_.getBodyBlock().getOps<TensorParamOp>()) {
+    if (tensor.getSymName() == name)
+      return slot;
+    ++slot;
+  }
+  return std::nullopt;
+}
+
+LogicalResult PatternEvaluator::accumulateGrad(GradAccumulateOp op,
+                                               const llvm::DenseMap<Value, Scalar> &values,
+                                               ArrayRef<double *> grads) {
+  std::optional<unsigned> slot = tensorSlot(op.getTensor());
+  auto it = tensors_.find(op.getTensor().str());
+  if (!slot || it == tensors_.end())
+    return op.emitOpError("tensor is not bound");
+  if (*slot >= grads.size())
+    return op.emitOpError("has no gradient array for tensor slot ") << *slot;
+  // An index out of range read 0, which depends on no element.
+  std::optional<int64_t> offset = elementOffset(it->second, op.getIndices(), values);
+  if (grads[*slot] && offset)
+    grads[*slot][*offset] += values.lookup(op.getAmount()).f;
+  return success();
+}
+
+LogicalResult PatternEvaluator::tensorGrad(float value, float dLogit, int64_t b, int64_t h,
+                                           int64_t i, int64_t j, ArrayRef<double *> grads) {
+  TensorGradOp op = pattern_.getUnique<TensorGradOp>();
+  if (!op)
+    return success(); // bias and score read no float tensor
+  return run(op.getBody(), pairArguments(b, h, i, j, {value, dLogit}), {}, grads);
 }
 
 FailureOr<float> PatternEvaluator::scale() {

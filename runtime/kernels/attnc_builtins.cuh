@@ -62,6 +62,13 @@ struct attnc_tensors {
   attnc_tensor t[ATTNC_MAX_TENSORS];
 };
 
+/// Where attnc_<p>_tensor_grad adds the gradients of the f32 tensors that
+/// bias and score read: g[k] for tensor slot k, row-major with the shape of
+/// tensors.t[k]; null for a tensor without a gradient.
+struct attnc_tensor_grads {
+  float *g[ATTNC_MAX_TENSORS];
+};
+
 __device__ __forceinline__ int64_t attnc_dim(const attnc_shape &shape, attnc_dim_kind kind) {
   switch (kind) {
   case ATTNC_DIM_H: return shape.H;
@@ -184,6 +191,32 @@ template <typename... Index>
 __device__ __forceinline__ float attnc_tensor_load_f32(const attnc_tensors &ts, int k,
                                                        Index... indices) {
   return attnc_tensor_element<float, float>(ts.t[k], indices...);
+}
+
+//===----------------------------------------------------------------------===//
+// Gradients of tensor parameters (attn.grad_accumulate)
+//===----------------------------------------------------------------------===//
+
+/// The row-major offset of an element of tensor k, or -1 when an index is out
+/// of range (the element read as 0: it has no gradient).
+template <typename... Index>
+__device__ __forceinline__ int64_t attnc_tensor_offset_at(const attnc_tensors &ts, int k,
+                                                         Index... indices) {
+  const int64_t index[] = {(int64_t)indices...};
+  return attnc_tensor_offset(ts.t[k], index);
+}
+
+__device__ __forceinline__ float *attnc_tensor_grad(const attnc_tensor_grads &gs, int k) {
+  return gs.g[k];
+}
+
+/// Adds `amount` to grad[offset]. The contract generated code relies on: an
+/// offset below 0 (an index out of range) or a null grad adds nothing; pairs
+/// of many threads may add to one element at once.
+__device__ __forceinline__ void attnc_grad_accumulate(float *grad, int64_t offset, float amount) {
+  if (grad == nullptr || offset < 0)
+    return;
+  atomicAdd(grad + offset, amount);
 }
 
 //===----------------------------------------------------------------------===//

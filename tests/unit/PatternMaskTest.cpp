@@ -81,6 +81,7 @@ const std::map<std::string, std::string> kSignatures = {
     {"bigbird", "block: int = 64, window: int = 3, globals: int = 2, random: int = 3"},
     {"dilated_sliding_window", "window: int = 256, dilation: int = 2"},
     {"softcap", "cap: float = 30"},
+    {"relative_bias", "K: int = 128, table: tensor<f32>"},
 };
 
 std::string describeDefault(const ast::Literal &value) {
@@ -320,7 +321,7 @@ void checkSpots(const std::string &name, const Defines &defines, const Shape &s,
 // The set of bundled patterns.
 // ---------------------------------------------------------------------------
 
-TEST(BundledPatterns, DirectoryHoldsExactlyTheFifteen) {
+TEST(BundledPatterns, DirectoryHoldsExactlyTheSixteen) {
   std::set<std::string> found;
   for (const auto &entry :
        std::filesystem::directory_iterator(std::string(ATTNC_SOURCE_DIR) + "/patterns"))
@@ -329,7 +330,7 @@ TEST(BundledPatterns, DirectoryHoldsExactlyTheFifteen) {
   std::set<std::string> expected;
   for (const auto &[name, params] : kSignatures)
     expected.insert(name);
-  EXPECT_EQ(expected.size(), 15u);
+  EXPECT_EQ(expected.size(), 16u);
   EXPECT_EQ(found, expected);
 }
 

@@ -137,6 +137,23 @@ void runInterleaved(int64_t items, const std::function<void(int64_t, int64_t)> &
     future.get();
 }
 
+/// d loss / d logit of each key of `row` (a softmax of head h in batch b
+/// whose output is `o`), for loss = sum(dO * O) over the row:
+/// dL = P * (dP - rowsum(dO * O)), dP = dO V^T.
+void logitGradients(const RowSoftmax &row, const AttentionSizes &sizes, const HostInputs &inputs,
+                    const float *dO, const double *o, int64_t b, int64_t h,
+                    std::vector<double> &dLogits) {
+  const int64_t D = sizes.headDim;
+  // Every probability of the row moves with every logit through the
+  // softmax's normalization: this is that coupling.
+  const double rowsum = dot(dO, o, D);
+  dLogits.resize(row.keys.size());
+  for (size_t n = 0; n < row.keys.size(); ++n) {
+    const float *v = inputs.v + keyOffset(sizes, b, h, row.keys[n]);
+    dLogits[n] = row.probs[n] * (dot(dO, v, D) - rowsum);
+  }
+}
+
 /// The gradients before the sum over groups of query heads: dK and dV hold
 /// one [Nk, D] per query head ([B, H, Nk, D]), so that threads working on
 /// different heads never write the same element.
@@ -164,16 +181,12 @@ public:
     double *dq = perHead_.dq.data() + queryOffset(sizes_, b, h, i);
     const int64_t headBase = (b * sizes_.heads + h) * sizes_.seqK * D;
     forward_.output(row, b, h, o_.data());
-    // Every probability of the row moves with every logit through the
-    // softmax's normalization: this is that coupling.
-    const double rowsum = dot(dO, o_.data(), D);
+    logitGradients(row, sizes_, inputs_, dO, o_.data(), b, h, dLogits_);
     for (size_t n = 0; n < row.keys.size(); ++n) {
       const int64_t j = row.keys[n];
       const float *k = inputs_.k + keyOffset(sizes_, b, h, j);
-      const float *v = inputs_.v + keyOffset(sizes_, b, h, j);
       const double p = row.probs[n];
-      const double dLogit = p * (dot(dO, v, D) - rowsum);
-      const double dS = dLogit * derivative(row.scores[n], b, h, i, j);
+      const double dS = dLogits_[n] * derivative(row.scores[n], b, h, i, j);
       const double dDot = forward_.scale() * dS; // of the raw q.k
       double *dk = perHead_.dk.data() + headBase + j * D;
       double *dv = perHead_.dv.data() + headBase + j * D;
@@ -196,7 +209,7 @@ private:
   const float *dO_;
   const ScoreDerivative &scoreDerivative_;
   PerQueryHead &perHead_;
-  std::vector<double> o_; // reused across rows
+  std::vector<double> o_, dLogits_; // reused across rows
 };
 
 /// Sums the per-query-head rows [B, H, Nk, D] of each group of query heads
@@ -214,11 +227,15 @@ std::vector<double> sumGroups(const std::vector<double> &perHead, const Attentio
   return sum;
 }
 
-void checkBackwardArguments(const interp::Interpreter &pattern, std::vector<int64_t> rows,
-                            const ScoreDerivative &scoreDerivative) {
+void checkDistinctRows(std::vector<int64_t> rows) {
   std::sort(rows.begin(), rows.end());
   if (std::adjacent_find(rows.begin(), rows.end()) != rows.end())
     throw std::invalid_argument("rows must be distinct: a repeated row would count twice");
+}
+
+void checkBackwardArguments(const interp::Interpreter &pattern, const std::vector<int64_t> &rows,
+                            const ScoreDerivative &scoreDerivative) {
+  checkDistinctRows(rows);
   if (pattern.pattern().score && !scoreDerivative)
     throw std::invalid_argument("the pattern rewrites the score: pass the rewrite's derivative");
 }
@@ -268,6 +285,56 @@ ReferenceGradients referenceBackward(const interp::Interpreter &pattern,
         backward.accumulate(bh / sizes.heads, bh % sizes.heads, i);
   });
   return {std::move(perHead.dq), sumGroups(perHead.dk, sizes), sumGroups(perHead.dv, sizes)};
+}
+
+std::map<std::string, std::vector<double>>
+referenceTensorGradients(const interp::Interpreter &pattern, const AttentionSizes &sizes,
+                         const HostInputs &inputs, const float *dO,
+                         const std::vector<int64_t> &rows,
+                         const std::map<std::string, interp::HostTensor> &tensors,
+                         const LogitTensorDerivative &derivative) {
+  checkSizes(pattern, sizes);
+  checkDistinctRows(rows);
+  using Gradients = std::map<std::string, std::vector<double>>;
+  Gradients zero;
+  for (const auto &[name, tensor] : tensors)
+    if (tensor.type == ast::ElemType::F32) {
+      int64_t size = 1;
+      for (int64_t d : tensor.shape)
+        size *= d;
+      zero[name].assign(size, 0.0);
+    }
+  const int64_t heads = sizes.batch * sizes.heads;
+  std::vector<Gradients> perHead(heads, zero);
+  runInterleaved(heads, [&](int64_t first, int64_t stride) {
+    RowEvaluator forward(pattern, sizes, inputs);
+    std::vector<double> o(sizes.headDim), dLogits;
+    for (int64_t bh = first; bh < heads; bh += stride) {
+      const int64_t b = bh / sizes.heads, h = bh % sizes.heads;
+      Gradients &gradients = perHead[bh];
+      for (int64_t i : rows) {
+        const RowSoftmax &row = forward.softmax(b, h, i);
+        forward.output(row, b, h, o.data());
+        const float *rowDO = dO + queryOffset(sizes, b, h, i);
+        logitGradients(row, sizes, inputs, rowDO, o.data(), b, h, dLogits);
+        for (size_t n = 0; n < row.keys.size(); ++n) {
+          const int64_t j = row.keys[n];
+          const double value =
+              forward.scale() * dot(inputs.q + queryOffset(sizes, b, h, i),
+                                    inputs.k + keyOffset(sizes, b, h, j), sizes.headDim);
+          derivative(value, b, h, i, j,
+                     [&](const std::string &tensor, int64_t offset, double d) {
+                       gradients.at(tensor).at(offset) += dLogits[n] * d;
+                     });
+        }
+      }
+    }
+  });
+  for (const Gradients &gradients : perHead) // in head order: a fixed sum
+    for (const auto &[name, gradient] : gradients)
+      for (size_t n = 0; n < gradient.size(); ++n)
+        zero[name][n] += gradient[n];
+  return zero;
 }
 
 CheckedFile checkBundledPattern(const std::string &name) {

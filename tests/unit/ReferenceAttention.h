@@ -89,6 +89,36 @@ ReferenceGradients referenceBackward(const interp::Interpreter &pattern,
                                      const float *dO, const std::vector<int64_t> &rows,
                                      const ScoreDerivative &scoreDerivative = {});
 
+/// Receives d logit / d element for one element of a float tensor: the
+/// tensor's name and the element's row-major offset.
+using TensorElementSink =
+    std::function<void(const std::string &tensor, int64_t offset, double derivative)>;
+
+/// How the logit of pair (b, h, i, j) moves with the float tensors the
+/// pattern's bias and score read, at `value` = scale * q.k (before the
+/// bias): calls `add` once per element read (an element read twice may come
+/// twice; the sum counts). As for ScoreDerivative, the caller supplies it (a
+/// test its analytic form, later the compiler's attn.tensor_grad). Called
+/// from several threads at once.
+using LogitTensorDerivative = std::function<void(double value, int64_t b, int64_t h, int64_t i,
+                                                 int64_t j, const TensorElementSink &add)>;
+
+/// The gradients of sum(dO * O) over `rows` (as referenceBackward) with
+/// respect to the f32 tensors among `tensors` (those the interpreter was
+/// created with), by name, row-major in each tensor's shape; integer tensors
+/// get none. Each attended pair adds dL * d logit / d element, with dL = P *
+/// (dP - rowsum(dO * O)) as in referenceBackward and the derivative from
+/// `derivative`. Runs in parallel threads, holding one gradient per (b, h)
+/// while it runs so that the sum is in a fixed order. Errors as
+/// referenceBackward; an offset outside its tensor, or a name that is not an
+/// f32 tensor of `tensors`, throws std::out_of_range.
+std::map<std::string, std::vector<double>>
+referenceTensorGradients(const interp::Interpreter &pattern, const AttentionSizes &sizes,
+                         const HostInputs &inputs, const float *dO,
+                         const std::vector<int64_t> &rows,
+                         const std::map<std::string, interp::HostTensor> &tensors,
+                         const LogitTensorDerivative &derivative);
+
 /// patterns/<name>.pattern, checked as checkOrThrow does; throws
 /// std::runtime_error when it cannot be read.
 CheckedFile checkBundledPattern(const std::string &name);

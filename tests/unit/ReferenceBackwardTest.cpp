@@ -29,6 +29,7 @@ struct Case {
   // whose rounding needs a larger step and a looser tolerance.
   double step = 1e-3;
   double tolerance = 1e-6; // relative to the largest gradient element
+  std::map<std::string, interp::HostTensor> tensors = {}; // the pattern's, owned by the test
 };
 
 /// Uniform in [-2, 2]: logits of several units, so that the softmax is far
@@ -49,7 +50,7 @@ public:
       : sizes_(c.sizes),
         pattern_(makeInterpreter(*c.file.ast.patterns.front(),
                                  {c.sizes.heads, c.sizes.seqQ, c.sizes.seqK, c.sizes.headDim},
-                                 {}, c.defines)),
+                                 c.tensors, c.defines)),
         rows_(c.rows.empty() ? allRows(c.sizes.seqQ) : c.rows) {
     std::mt19937 rng(7);
     const int64_t queries = sizes_.batch * sizes_.heads * sizes_.seqQ * sizes_.headDim;
@@ -101,6 +102,13 @@ public:
       gradient[n] = (lossUp - lossDown) / (static_cast<double>(up) - down);
     }
     return gradient;
+  }
+
+  std::map<std::string, std::vector<double>>
+  tensorGradients(const std::map<std::string, interp::HostTensor> &tensors,
+                  const LogitTensorDerivative &derivative) const {
+    return referenceTensorGradients(pattern_, sizes_, inputs(), dO_.data(), rows_, tensors,
+                                    derivative);
   }
 
   std::vector<float> &q() { return q_; }
@@ -204,6 +212,62 @@ TEST(ReferenceBackward, ScoreRewriteWithoutItsDerivativeIsRefused) {
   Case c{checkBundledPattern("softcap"), {1, 1, 1, 2, 2, 4}};
   Problem problem(c);
   EXPECT_THROW(problem.backward({}), std::invalid_argument);
+}
+
+/// A float tensor `name` of `shape`, random, bound in `c`; `values` owns it.
+void bindRandomTensor(Case &c, const std::string &name, std::vector<int64_t> shape,
+                      std::vector<float> &values) {
+  std::mt19937 rng(11);
+  int64_t size = 1;
+  for (int64_t d : shape)
+    size *= d;
+  values = randomTensor(size, rng);
+  c.tensors[name] = {ast::ElemType::F32, std::move(shape), values.data()};
+}
+
+TEST(ReferenceTensorGradients, RelativeBiasTable) {
+  // K = 4 distances for 6 queries: the last entry is shared by distances 3..5.
+  constexpr int64_t K = 4;
+  Case c{checkBundledPattern("relative_bias"), {2, 2, 2, 6, 6, 4}, {"K=4"}};
+  std::vector<float> table;
+  bindRandomTensor(c, "table", {2, K}, table);
+  Problem problem(c);
+  auto gradients = problem.tensorGradients(
+      c.tensors, [](double, int64_t, int64_t h, int64_t i, int64_t j, const TensorElementSink &add) {
+        add("table", h * K + std::clamp<int64_t>(i - j, 0, K - 1), 1.0);
+      });
+  ASSERT_EQ(gradients.size(), 1u);
+  expectClose("dtable", gradients["table"], problem.numericGradient(table, c.step), c.tolerance);
+}
+
+TEST(ReferenceTensorGradients, GateInTheScoreAfterABias) {
+  // d/dg[h] of 2 tanh(g[h] x / 2), x = value + bias: sech²(g[h] x / 2) x.
+  Case c{check("pattern gate(g: tensor<f32>[H]) { causal; bias = -0.5 * float(i - j); "
+               "score = 2.0 * tanh(score * g[h] / 2.0); }"),
+         {1, 3, 3, 6, 6, 4}};
+  c.step = 1e-2;
+  c.tolerance = 2e-4;
+  std::vector<float> gate;
+  bindRandomTensor(c, "g", {3}, gate);
+  Problem problem(c);
+  auto gradients = problem.tensorGradients(
+      c.tensors, [&](double value, int64_t, int64_t h, int64_t i, int64_t j,
+                     const TensorElementSink &add) {
+        const double x = value - 0.5 * static_cast<double>(i - j);
+        const double t = std::tanh(gate[h] * x / 2);
+        add("g", h, (1 - t * t) * x);
+      });
+  expectClose("dg", gradients["g"], problem.numericGradient(gate, c.step), c.tolerance);
+}
+
+TEST(ReferenceTensorGradients, IntegerTensorsGetNone) {
+  Case c{checkBundledPattern("document"), {1, 1, 1, 4, 4, 4}};
+  std::vector<int32_t> doc = {0, 0, 1, 1};
+  c.tensors["doc"] = {ast::ElemType::I32, {4}, doc.data()};
+  Problem problem(c);
+  EXPECT_TRUE(problem.tensorGradients(c.tensors, [](double, int64_t, int64_t, int64_t, int64_t,
+                                                    const TensorElementSink &) {})
+                  .empty());
 }
 
 TEST(ReferenceBackward, RepeatedRowsAreRefused) {

@@ -41,6 +41,8 @@ namespace {
 // passed by reference: the descriptor is a few hundred bytes.
 constexpr const char *kShapeType = "attnc_shape";
 constexpr const char *kTensorsType = "const attnc_tensors &";
+// attnc_<p>_tensor_grad alone also takes the gradients, after the tensors.
+constexpr const char *kGradsType = "const attnc_tensor_grads &";
 // What the helpers of two-valued ops return (see attnc_builtins.cuh).
 constexpr const char *kRangeType = "attnc_range";
 constexpr const char *kTruthType = "attnc_truth";
@@ -102,6 +104,7 @@ std::vector<ElementFunction> elementFunctions(attn::PatternOp pattern) {
             .Case([](attn::BiasOp) { return "bias"; })
             .Case([](attn::ScoreOp) { return "score"; })
             .Case([](attn::ScoreGradOp) { return "score_grad"; })
+            .Case([](attn::TensorGradOp) { return "tensor_grad"; })
             .Case([](attn::ScaleOp) { return "scale"; })
             .Case([](attn::BoundsOp bounds) {
               return "bounds_" + (bounds.getOf() ? bounds.getOf()->str() : "attend");
@@ -125,6 +128,11 @@ public:
 private:
   LogicalResult lower(Operation &op);
   LogicalResult lowerTensorOp(Operation &op, StringRef tensor, ValueRange indices);
+  LogicalResult lowerGradAccumulate(attn::GradAccumulateOp op);
+  /// The operands and `args` of a helper called as (tensors-like, slot,
+  /// indices...): `first` is the attnc_tensors (or attnc_tensor_grads) value.
+  std::pair<SmallVector<Value>, ArrayAttr> slotCall(Value first, unsigned slot,
+                                                    ValueRange indices);
   /// Calls `callee` on values of the new function; `args` (emitc's `args`
   /// attribute) places literals among the operands.
   Value call(Location loc, Type result, StringRef callee, ValueRange operands,
@@ -144,7 +152,7 @@ private:
   OpBuilder &builder_;
   const llvm::StringMap<TensorSlot> &tensors_;
   IRMapping mapping_;
-  Value shape_, tensorsArg_;
+  Value shape_, tensorsArg_, gradsArg_;
   bool narrow_ = false;
 };
 
@@ -156,20 +164,29 @@ LogicalResult FunctionBuilder::build(const ElementFunction &element, bool narrow
   narrow_ = narrow;
   Block &source = element.body->front();
   auto yield = cast<attn::YieldOp>(source.getTerminator());
+  bool withGrads = isa<attn::TensorGradOp>(element.body->getParentOp());
   SmallVector<Type> inputs = {opaque(builder_, kShapeType), opaque(builder_, kTensorsType)};
+  if (withGrads)
+    inputs.push_back(opaque(builder_, kGradsType));
+  const unsigned leading = inputs.size();
   for (Type type : source.getArgumentTypes())
     inputs.push_back(converted(type));
-  // A twin yields two i1; C++ returns them as one attnc_truth.
-  Type result = yield.getValues().size() == 2 ? opaque(builder_, kTruthType)
-                                              : converted(yield.getValues().front().getType());
+  // A twin yields two i1; C++ returns them as one attnc_truth. The tensor
+  // gradients yield nothing: a void function.
+  SmallVector<Type> results;
+  for (Type type : yield.getValues().getTypes())
+    results.push_back(converted(type));
+  if (results.size() == 2)
+    results = {opaque(builder_, kTruthType)};
   Location loc = element.body->getParentOp()->getLoc();
   auto fn = builder_.create<func::FuncOp>(loc, element.name,
-                                          builder_.getFunctionType(inputs, result));
+                                          builder_.getFunctionType(inputs, results));
   Block *entry = fn.addEntryBlock();
   shape_ = entry->getArgument(0);
   tensorsArg_ = entry->getArgument(1);
+  gradsArg_ = withGrads ? entry->getArgument(2) : Value();
   mapping_.clear();
-  mapping_.map(source.getArguments(), entry->getArguments().drop_front(2));
+  mapping_.map(source.getArguments(), entry->getArguments().drop_front(leading));
   OpBuilder::InsertionGuard guard(builder_);
   builder_.setInsertionPointToStart(entry);
   for (Operation &op : source.without_terminator())
@@ -260,6 +277,8 @@ LogicalResult FunctionBuilder::lower(Operation &op) {
   }
   if (auto load = dyn_cast<attn::TensorLoadOp>(op))
     return lowerTensorOp(op, load.getTensor(), load.getIndices());
+  if (auto accumulate = dyn_cast<attn::GradAccumulateOp>(op))
+    return lowerGradAccumulate(accumulate);
   if (auto range = dyn_cast<attn::TensorRangeOp>(op))
     return lowerTensorOp(op, range.getTensor(), range.getBounds());
   if (isa<attn::GetParamOp>(op))
@@ -277,14 +296,7 @@ LogicalResult FunctionBuilder::lowerTensorOp(Operation &op, StringRef tensor,
   auto slot = tensors_.find(tensor);
   if (slot == tensors_.end())
     return op.emitOpError("reads an undeclared tensor");
-  SmallVector<Attribute> args = {builder_.getIndexAttr(0),
-                                 builder_.getI32IntegerAttr(slot->second.index)};
-  SmallVector<Value> operands = {tensorsArg_};
-  for (Value index : mapped(indices)) {
-    args.push_back(builder_.getIndexAttr(operands.size()));
-    operands.push_back(index);
-  }
-  ArrayAttr argsAttr = builder_.getArrayAttr(args);
+  auto [operands, argsAttr] = slotCall(tensorsArg_, slot->second.index, indices);
   if (isa<attn::TensorLoadOp>(op)) {
     mapping_.map(op.getResult(0), call(op.getLoc(), converted(op.getResult(0).getType()),
                                        "attnc_tensor_load_" + slot->second.suffix, operands,
@@ -295,6 +307,37 @@ LogicalResult FunctionBuilder::lowerTensorOp(Operation &op, StringRef tensor,
           call(op.getLoc(), opaque(builder_, kRangeType),
                "attnc_tensor_range_" + slot->second.suffix, operands, argsAttr),
           "attnc_range_lo", "attnc_range_hi");
+  return success();
+}
+
+std::pair<SmallVector<Value>, ArrayAttr>
+FunctionBuilder::slotCall(Value first, unsigned slot, ValueRange indices) {
+  SmallVector<Attribute> args = {builder_.getIndexAttr(0), builder_.getI32IntegerAttr(slot)};
+  SmallVector<Value> operands = {first};
+  for (Value index : mapped(indices)) {
+    args.push_back(builder_.getIndexAttr(operands.size()));
+    operands.push_back(index);
+  }
+  return {operands, builder_.getArrayAttr(args)};
+}
+
+/// attnc_grad_accumulate(attnc_tensor_grad(grads, slot),
+/// attnc_tensor_offset_at(tensors, slot, indices...), amount): the offset is
+/// -1 for an index out of range, which accumulates nothing.
+LogicalResult FunctionBuilder::lowerGradAccumulate(attn::GradAccumulateOp op) {
+  auto slot = tensors_.find(op.getTensor());
+  if (slot == tensors_.end() || !gradsArg_)
+    return op.emitOpError("accumulates into an undeclared tensor or outside attn.tensor_grad");
+  Location loc = op.getLoc();
+  unsigned index = slot->second.index;
+  auto [gradOperands, gradArgs] = slotCall(gradsArg_, index, {});
+  Value grad = call(loc, emitc::PointerType::get(builder_.getF32Type()), "attnc_tensor_grad",
+                    gradOperands, gradArgs);
+  auto [offsetOperands, offsetArgs] = slotCall(tensorsArg_, index, op.getIndices());
+  Value offset = call(loc, builder_.getI64Type(), "attnc_tensor_offset_at", offsetOperands,
+                      offsetArgs);
+  builder_.create<emitc::CallOpaqueOp>(loc, TypeRange(), "attnc_grad_accumulate",
+                                       ValueRange{grad, offset, mapping_.lookup(op.getAmount())});
   return success();
 }
 
@@ -426,13 +469,15 @@ void printElements(attn::PatternOp pattern, bool narrow, llvm::raw_ostream &os) 
   bool hasBias = static_cast<bool>(pattern.getUnique<attn::BiasOp>());
   bool hasScore = static_cast<bool>(pattern.getUnique<attn::ScoreOp>());
   bool hasScale = static_cast<bool>(pattern.getUnique<attn::ScaleOp>());
+  bool hasTensorGrad = static_cast<bool>(pattern.getUnique<attn::TensorGradOp>());
   constexpr const char *kPair = "int64_t b, int64_t h, int64_t i, int64_t j";
   os << fmt::format("struct {}elements {{\n"
                     "  static constexpr bool has_bias = {};\n"
                     "  static constexpr bool has_score = {};\n"
                     "  // Whether attends() computes in 32-bit integers (attn.narrow_mask).\n"
-                    "  static constexpr bool narrow_mask = {};\n",
-                    prefix, hasBias, hasScore, narrow);
+                    "  static constexpr bool narrow_mask = {};\n"
+                    "  static constexpr bool has_tensor_grad = {};\n",
+                    prefix, hasBias, hasScore, narrow, hasTensorGrad);
   os << fmt::format("  static __device__ __forceinline__ bool attends({}, {}) {{\n"
                     "    return {}attends({}, b, h, i, j);\n  }}\n",
                     kCommonParams, kPair, prefix, kCommonArgs);
@@ -453,6 +498,15 @@ void printElements(attn::PatternOp pattern, bool narrow, llvm::raw_ostream &os) 
                     hasScore ? fmt::format("(float){}score_grad({}, b, h, i, j, score)", prefix,
                                            kCommonArgs)
                              : "1.f");
+  // The gradients of the float tensors of bias and score for one pair;
+  // nothing to add when they read none.
+  os << fmt::format("  static __device__ __forceinline__ void tensor_grad({}, {}grads, {}, "
+                    "float value, float d_logit) {{\n{}  }}\n",
+                    kCommonParams, kGradsType, kPair,
+                    hasTensorGrad ? fmt::format("    {}tensor_grad({}, grads, b, h, i, j, value, "
+                                                "d_logit);\n",
+                                                prefix, kCommonArgs)
+                                  : "");
   // Without a scale statement: 1/sqrt(D) rounded once to binary32, as the
   // reference interpreter computes it.
   os << fmt::format("  static __device__ __forceinline__ float scale({}) {{\n"

@@ -17,6 +17,7 @@ void buildLayoutPipeline(mlir::OpPassManager &pm, const std::vector<std::string>
   perPattern.addPass(attn::createAttnHeadClasses());
   perPattern.addPass(attn::createAttnIntervalTwin());
   perPattern.addPass(attn::createAttnScoreDerivative());
+  perPattern.addPass(attn::createAttnTensorGrad());
   perPattern.addPass(mlir::createCanonicalizerPass());
   perPattern.addPass(mlir::createCSEPass());
   // Last: the proof is about the IR the code generator reads.

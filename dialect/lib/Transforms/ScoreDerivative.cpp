@@ -1,19 +1,16 @@
 //===- ScoreDerivative.cpp - d score / ds by forward-mode differentiation -===//
 //
-// The score region is cloned into attn.score_grad; walking the clone in
-// order, each op whose operands carry a tangent (a derivative with respect to
-// %score) gets the ops of its tangent right after it. The region then yields
-// the tangent of the value the score region yields.
+// The score region is cloned into attn.score_grad and differentiated in
+// %score (ForwardMode.h); the region then yields the tangent of the value
+// the score region yields.
 //
 //===----------------------------------------------------------------------===//
+#include "ForwardMode.h"
 #include "attnc/Dialect/Attn/Passes.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Math/IR/Math.h"
-#include "mlir/IR/Builders.h"
 #include "mlir/IR/IRMapping.h"
-
-#include "llvm/ADT/TypeSwitch.h"
 
 namespace attnc::attn {
 #define GEN_PASS_DEF_ATTNSCOREDERIVATIVE
@@ -27,133 +24,18 @@ namespace {
 
 constexpr unsigned kScoreArg = 4;
 
-class Differentiator {
-public:
-  explicit Differentiator(Block &block) : block_(block) {}
-
-  /// Adds the tangent ops to the block and makes it yield d score / ds.
-  LogicalResult run();
-
-private:
-  /// The tangent of `value`: null when it does not depend on %score.
-  Value tangent(Value value) const { return tangents_.lookup(value); }
-  /// The tangent of `value`, as a value (0 when it does not depend on %score).
-  Value tangentOrZero(OpBuilder &builder, Location loc, Value value);
-  Value constant(OpBuilder &builder, Location loc, double value);
-
-  /// Emits the tangent of `op`'s result after `op`; fails on a float op of
-  /// %score without a rule.
-  LogicalResult differentiate(Operation &op);
-  FailureOr<Value> tangentOf(OpBuilder &builder, Operation &op);
-
-  Block &block_;
-  DenseMap<Value, Value> tangents_;
-};
-
-Value Differentiator::constant(OpBuilder &builder, Location loc, double value) {
-  return builder.create<arith::ConstantOp>(loc, builder.getF32FloatAttr(value));
-}
-
-Value Differentiator::tangentOrZero(OpBuilder &builder, Location loc, Value value) {
-  if (Value t = tangent(value))
-    return t;
-  return constant(builder, loc, 0.0);
-}
-
-LogicalResult Differentiator::run() {
-  auto yield = cast<YieldOp>(block_.getTerminator());
-  Value score = block_.getArgument(kScoreArg);
-  OpBuilder builder(&block_, block_.begin());
-  tangents_[score] = constant(builder, score.getLoc(), 1.0);
-  for (Operation &op : llvm::make_early_inc_range(block_.without_terminator()))
-    if (failed(differentiate(op)))
-      return failure();
-  builder.setInsertionPoint(yield);
-  yield->setOperand(0, tangentOrZero(builder, yield.getLoc(), yield.getValues()[0]));
+/// Adds the tangent ops to the block and makes it yield d score / ds.
+LogicalResult differentiateScore(Block &block) {
+  auto yield = cast<YieldOp>(block.getTerminator());
+  SmallVector<Operation *> ops =
+      llvm::map_to_vector(block.without_terminator(), [](Operation &op) { return &op; });
+  Differentiator differentiator(block.getArgument(kScoreArg), "the score");
+  if (failed(differentiator.run(ops)))
+    return failure();
+  OpBuilder builder(yield);
+  yield->setOperand(0, differentiator.tangentOrZero(builder, yield.getLoc(),
+                                                    yield.getValues()[0]));
   return success();
-}
-
-LogicalResult Differentiator::differentiate(Operation &op) {
-  if (op.getNumResults() != 1 || llvm::none_of(op.getOperands(), [&](Value operand) {
-        return static_cast<bool>(tangent(operand));
-      }))
-    return success();
-  Value result = op.getResult(0);
-  // Integers and booleans are piecewise constant in %score: no tangent.
-  if (!result.getType().isF32())
-    return success();
-  OpBuilder builder(op.getContext());
-  builder.setInsertionPointAfter(&op);
-  FailureOr<Value> t = tangentOf(builder, op);
-  if (failed(t))
-    return op.emitOpError("cannot be differentiated with respect to the score");
-  tangents_[result] = *t;
-  return success();
-}
-
-// Operands' tangents are materialized before the ops that use them, in a
-// fixed order (C++ leaves the order of argument evaluation open, and the IR
-// must not depend on the host compiler).
-FailureOr<Value> Differentiator::tangentOf(OpBuilder &builder, Operation &op) {
-  Location loc = op.getLoc();
-  Value result = op.getResult(0);
-  auto t = [&](Value v) { return tangentOrZero(builder, loc, v); };
-  auto mul = [&](Value a, Value b) -> Value { return builder.create<arith::MulFOp>(loc, a, b); };
-  auto div = [&](Value a, Value b) -> Value { return builder.create<arith::DivFOp>(loc, a, b); };
-  auto sub = [&](Value a, Value b) -> Value { return builder.create<arith::SubFOp>(loc, a, b); };
-  auto add = [&](Value a, Value b) -> Value { return builder.create<arith::AddFOp>(loc, a, b); };
-  auto neg = [&](Value a) -> Value { return builder.create<arith::NegFOp>(loc, a); };
-  return llvm::TypeSwitch<Operation *, FailureOr<Value>>(&op)
-      .Case([&](arith::AddFOp o) -> Value {
-        Value ta = t(o.getLhs());
-        return add(ta, t(o.getRhs()));
-      })
-      .Case([&](arith::SubFOp o) -> Value {
-        Value ta = t(o.getLhs());
-        return sub(ta, t(o.getRhs()));
-      })
-      .Case([&](arith::NegFOp o) -> Value { return neg(t(o.getOperand())); })
-      .Case([&](arith::MulFOp o) -> Value {
-        // (a b)' = a' b + a b'
-        Value left = mul(t(o.getLhs()), o.getRhs());
-        Value right = mul(o.getLhs(), t(o.getRhs()));
-        return add(left, right);
-      })
-      .Case([&](arith::DivFOp o) -> Value {
-        // (a / b)' = (a' - (a / b) b') / b
-        Value ta = t(o.getLhs());
-        Value tb = mul(result, t(o.getRhs()));
-        return div(sub(ta, tb), o.getRhs());
-      })
-      .Case([&](math::TanhOp o) -> Value {
-        // tanh' = 1 - tanh²
-        Value one = constant(builder, loc, 1.0);
-        Value sech2 = sub(one, mul(result, result));
-        return mul(sech2, t(o.getOperand()));
-      })
-      .Case([&](math::ExpOp o) -> Value { return mul(result, t(o.getOperand())); })
-      .Case([&](math::LogOp o) -> Value { return div(t(o.getOperand()), o.getOperand()); })
-      .Case([&](math::SqrtOp o) -> Value {
-        // sqrt' = 1 / (2 sqrt)
-        Value ta = t(o.getOperand());
-        Value two = constant(builder, loc, 2.0);
-        return div(ta, mul(two, result));
-      })
-      .Case([&](math::AbsFOp o) -> Value {
-        // The derivative of the side taken; at 0, that of a >= 0.
-        Value a = o.getOperand();
-        Value zero = constant(builder, loc, 0.0);
-        Value negative =
-            builder.create<arith::CmpFOp>(loc, arith::CmpFPredicate::OLT, a, zero);
-        Value ta = t(a);
-        return builder.create<arith::SelectOp>(loc, negative, neg(ta), ta);
-      })
-      .Case([&](arith::SelectOp o) -> Value {
-        Value whenTrue = t(o.getTrueValue());
-        Value whenFalse = t(o.getFalseValue());
-        return builder.create<arith::SelectOp>(loc, o.getCondition(), whenTrue, whenFalse);
-      })
-      .Default([](Operation *) { return failure(); });
 }
 
 struct ScoreDerivative : attnc::attn::impl::AttnScoreDerivativeBase<ScoreDerivative> {
@@ -167,7 +49,7 @@ struct ScoreDerivative : attnc::attn::impl::AttnScoreDerivativeBase<ScoreDerivat
     auto grad = builder.create<ScoreGradOp>(score.getLoc());
     IRMapping mapping;
     score.getBody().cloneInto(&grad.getBody(), mapping);
-    if (failed(Differentiator(grad.getBodyBlock()).run()))
+    if (failed(differentiateScore(grad.getBodyBlock())))
       return signalPassFailure();
   }
 };

@@ -32,6 +32,12 @@ struct DeviceTensors { // attnc_tensors
 
 static_assert(sizeof(DeviceTensors) == kMaxTensors * (8 + 8 * kMaxRank + 8));
 
+struct DeviceTensorGrads { // attnc_tensor_grads
+  CUdeviceptr g[kMaxTensors]; // float *, row-major as the tensor; 0 for none
+};
+
+static_assert(sizeof(DeviceTensorGrads) == kMaxTensors * 8);
+
 // Throws attn::Error for more than kMaxTensors tensors or a rank above kMaxRank.
 DeviceTensors describeTensors(const std::vector<PatternTensor> &tensors);
 

@@ -24,14 +24,14 @@ inline constexpr const char *kCudaBackwardHeader = "attnc_backward.cuh";
 /// Prints one CUDA translation unit for `pattern`, which must have been through
 /// the layout pipeline: each element region as a `__device__ __forceinline__`
 /// function (attnc_<pattern>_set_<name>, _attend, _bias, _score, _score_grad, _scale,
-/// _bounds_<set> and _bounds_attend), lowered through emitc and MLIR's C++
-/// emitter, then the entry points attnc_<pattern>_attends and
+/// _bounds_<set>, _bounds_attend and _tensor_grad), lowered through emitc and
+/// MLIR's C++ emitter, then the entry points attnc_<pattern>_attends and
 /// attnc_<pattern>_classify. Every function takes the run-time sizes
-/// (`attnc_shape`) and tensors (`const attnc_tensors &`) first. `pattern` is
-/// left as it was.
-/// A pattern marked attn.narrow_mask (by attn-narrow-mask) gets its mask
-/// functions (_set_<name>, _attend) in 32-bit integers, with the same
-/// attnc_<pattern>_attends signature.
+/// (`attnc_shape`) and tensors (`const attnc_tensors &`) first; _tensor_grad,
+/// a void function, then takes the gradients (`const attnc_tensor_grads &`).
+/// `pattern` is left as it was. A pattern marked attn.narrow_mask (by
+/// attn-narrow-mask) gets its mask functions (_set_<name>, _attend) in 32-bit
+/// integers, with the same attnc_<pattern>_attends signature.
 llvm::Error emitCuda(attn::PatternOp pattern, llvm::raw_ostream &os);
 
 /// Whether `pattern`'s mask is emitted in 32-bit integers: it carries

@@ -140,6 +140,34 @@ def Attn_ScoreGradOp : Attn_ElementOp<"score_grad"> {
   let assemblyFormat = "attr-dict-with-keyword $body";
 }
 
+def Attn_TensorGradOp : Attn_Op<"tensor_grad", [
+    HasParent<"PatternOp">, SingleBlock, IsolatedFromAbove,
+    DeclareOpInterfaceMethods<OpAsmOpInterface, ["getAsmBlockArgumentNames"]>]> {
+  let summary = "Gradients of the float tensors that bias and score read";
+  let description = [{
+    For one attended pair, given `%value` (the scaled score q.k * scale,
+    before the bias) and `%d_logit` (d loss / d logit of the pair), adds
+    d loss / d element to the gradient of every float tensor element that
+    `attn.bias` or `attn.score` read, by `attn.grad_accumulate`. Built by
+    attn-tensor-grad; the region yields nothing.
+
+    ```mlir
+    attn.tensor_grad {
+    ^bb0(%b: i64, %h: i64, %i: i64, %j: i64, %value: f32, %d_logit: f32):
+      ...
+      attn.grad_accumulate @table[%h, %d], %amount
+      attn.yield
+    }
+    ```
+  }];
+  let regions = (region SizedRegion<1>:$body);
+  let assemblyFormat = "attr-dict-with-keyword $body";
+  let hasVerifier = 1;
+  let extraClassDeclaration = [{
+    ::mlir::Block &getBodyBlock() { return getBody().front(); }
+  }];
+}
+
 def Attn_ScaleOp : Attn_ElementOp<"scale"> {
   let summary = "The softmax scale: () -> f32";
   let assemblyFormat = "attr-dict-with-keyword $body";
@@ -173,10 +201,11 @@ def Attn_BoundsOp : Attn_Op<"bounds", [
 def Attn_YieldOp : Attn_Op<"yield", [
     Pure, Terminator, ReturnLike,
     ParentOneOf<["SetOp", "AttendOp", "BiasOp", "ScoreOp", "ScoreGradOp", "ScaleOp", "TensorParamOp",
-                 "BoundsOp"]>]> {
+                 "BoundsOp", "TensorGradOp"]>]> {
   let summary = "Ends an element function with its value(s)";
   let arguments = (ins Variadic<AnyType>:$values);
-  let assemblyFormat = "$values attr-dict `:` type($values)";
+  // attn.tensor_grad's region yields nothing: a bare `attn.yield`.
+  let assemblyFormat = "($values^ `:` type($values))? attr-dict";
 }
 
 //===----------------------------------------------------------------------===//
@@ -213,6 +242,20 @@ def Attn_TensorLoadOp : Attn_Op<"tensor_load", [Pure]> {
   let arguments = (ins FlatSymbolRefAttr:$tensor, Variadic<I64>:$indices);
   let results = (outs AnyTypeOf<[I64, F32]>:$result);
   let assemblyFormat = "$tensor `[` $indices `]` attr-dict `:` type($result)";
+  let hasVerifier = 1;
+}
+
+def Attn_GradAccumulateOp : Attn_Op<"grad_accumulate", [
+    HasParent<"TensorGradOp">, MemoryEffects<[MemWrite]>]> {
+  let summary = "Adds an amount to the gradient of a float tensor element";
+  let description = [{
+    `attn.grad_accumulate @table[%h, %d], %amount` adds `%amount` to the
+    gradient of element `[%h, %d]` of the f32 tensor `@table`. An index out
+    of range adds nothing (the element read as 0 and depends on nothing).
+    It writes: canonicalization must keep it.
+  }];
+  let arguments = (ins FlatSymbolRefAttr:$tensor, Variadic<I64>:$indices, F32:$amount);
+  let assemblyFormat = "$tensor `[` $indices `]` `,` $amount attr-dict";
   let hasVerifier = 1;
 }
 

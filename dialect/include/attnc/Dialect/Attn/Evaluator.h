@@ -11,6 +11,7 @@
 #include "attnc/Dialect/Attn/AttnOps.h"
 
 #include <map>
+#include <optional>
 #include <string>
 
 namespace attnc::attn {
@@ -48,6 +49,18 @@ public:
   mlir::FailureOr<float> scoreGrad(float s, int64_t b, int64_t h, int64_t i, int64_t j);
   mlir::FailureOr<float> scale();
 
+  /// For one pair, given `value` (scale * q.k, before the bias) and `dLogit`
+  /// (d loss / d logit), adds d loss / d element of every f32 tensor element
+  /// the bias and score read to grads[slot] (slot: the tensor's position
+  /// among the pattern's tensor parameters, as in attnc_tensors), a
+  /// row-major array of the tensor's size, or null for no gradient. Indices
+  /// out of range add nothing. Needs attn-tensor-grad; a pattern without
+  /// attn.tensor_grad adds nothing.
+  mlir::LogicalResult tensorGrad(float value, float dLogit, int64_t b, int64_t h, int64_t i,
+                                 int64_t j, llvm::ArrayRef<double *> grads);
+  /// The slot of tensor parameter `name`, or none.
+  std::optional<unsigned> tensorSlot(llvm::StringRef name);
+
   /// The interval twin that classifies head h's tiles (null when every key is
   /// attended), and whether its answers may differ from head to head.
   struct HeadTwin {
@@ -68,9 +81,11 @@ public:
   using Observer = llvm::function_ref<void(mlir::Value, const Scalar &)>;
 
   /// Evaluates a single-block region of the pattern; returns what it yields.
+  /// `grads` receives what attn.grad_accumulate adds, as for tensorGrad.
   mlir::FailureOr<llvm::SmallVector<Scalar>> run(mlir::Region &region,
                                                  llvm::ArrayRef<Scalar> arguments,
-                                                 Observer observe = {});
+                                                 Observer observe = {},
+                                                 llvm::ArrayRef<double *> grads = {});
 
 private:
   mlir::FailureOr<Scalar> evalOp(mlir::Operation &op,
@@ -82,6 +97,9 @@ private:
   /// The two results of an interval op (int_range, cmp_range, tensor_range).
   mlir::FailureOr<std::pair<Scalar, Scalar>>
   evalRange(mlir::Operation &op, const llvm::DenseMap<mlir::Value, Scalar> &values);
+  mlir::LogicalResult accumulateGrad(GradAccumulateOp op,
+                                     const llvm::DenseMap<mlir::Value, Scalar> &values,
+                                     llvm::ArrayRef<double *> grads);
   mlir::FailureOr<Scalar> evalIndexed(mlir::Region &region, int64_t b, int64_t h, int64_t i,
                                       int64_t j);
   /// A region over (b, h, i, j, score): attn.score or attn.score_grad.

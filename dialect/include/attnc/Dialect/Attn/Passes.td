@@ -83,4 +83,23 @@ def AttnNarrowMask : Pass<"attn-narrow-mask", "::attnc::attn::PatternOp"> {
   }];
 }
 
+def AttnTensorGrad : Pass<"attn-tensor-grad", "::attnc::attn::PatternOp"> {
+  let summary = "Gradients of the float tensors read by `attn.bias` and `attn.score`";
+  let description = [{
+    Adds `attn.tensor_grad`, for one pair over (b, h, i, j, value, d_logit):
+    the regions of `attn.bias` and `attn.score` inlined into the logit
+    (logit = score(value + bias), without either the identity), then, for
+    every f32 `attn.tensor_load` L among them, the derivative of the logit
+    with respect to L by forward mode (seeded with 1 at L, through the bias
+    and the score rewrite: the chain rule), and
+    `attn.grad_accumulate` of d_logit times it at L's indices. The rules are
+    those of attn-score-derivative: a select takes the derivative of the
+    branch taken, so a load on the path not taken adds 0. A load the logit
+    does not depend on (one only compared, say) adds nothing. Integer
+    tensors get no gradient; patterns whose bias and score read no f32
+    tensor are left alone. A float op of a load without a rule is an error.
+  }];
+  let dependentDialects = ["::mlir::arith::ArithDialect", "::mlir::math::MathDialect"];
+}
+
 #endif // ATTN_PASSES_TD
