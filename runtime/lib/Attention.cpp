@@ -376,8 +376,8 @@ private:
 
 void Attention::backward(const BlockLayout &layout, const Tensor &q, const Tensor &k,
                          const Tensor &v, const Tensor &o, CUdeviceptr lse, const Tensor &dO,
-                         const Tensor &dq, const Tensor &dk, const Tensor &dv,
-                         CUstream stream) const {
+                         const Gradients &grads, CUstream stream) const {
+  const Tensor &dq = grads.dq, &dk = grads.dk, &dv = grads.dv;
   if (!impl_->options.backward)
     throw Error("backward needs an Attention made with KernelOptions::backward = true");
   const Problem &problem = layout.problem();

@@ -161,7 +161,7 @@ TEST_P(GpuBackward, MatchesTheReferenceAndIsDeterministic) {
   std::vector<std::vector<uint16_t>> firstBits;
   for (int run = 0; run < 3; ++run) {
     attention.backward(layout, q.tensor, k.tensor, v.tensor, o.tensor, lse.pointer(), dO.tensor,
-                       dq.tensor, dk.tensor, dv.tensor);
+                       {dq.tensor, dk.tensor, dv.tensor, {}});
     synchronize();
     std::vector<std::vector<uint16_t>> bits = {downloadValues(dq), downloadValues(dk),
                                                downloadValues(dv)};
@@ -270,7 +270,7 @@ struct ValidBackward {
 
   void run(const attn::Attention &with) {
     attn::BlockLayout layout = with.layout(problem);
-    attention.backward(layout, q, k, v, o, lse, dO, dq, dk, dv);
+    attention.backward(layout, q, k, v, o, lse, dO, {dq, dk, dv, {}});
     synchronize();
   }
 };
@@ -308,7 +308,7 @@ TEST(GpuBackwardCall, NeedsAnAttentionAndALayoutMadeForIt) {
   EXPECT_THROW(call.run(inference), attn::Error);
   attn::BlockLayout layout = inference.layout(call.problem);
   EXPECT_THROW(inference.backward(layout, call.q, call.k, call.v, call.o, call.lse, call.dO,
-                                  call.dq, call.dk, call.dv),
+                                  {call.dq, call.dk, call.dv, {}}),
                attn::Error);
 }
 

@@ -79,6 +79,17 @@ private:
   std::vector<PatternTensor> tensors_;
 };
 
+// Where Attention::backward writes.
+struct Gradients {
+  Tensor dq;     // [B, H, Nq, D]
+  Tensor dk, dv; // [B, Hkv, Nk, D]; summed over the query heads sharing a head
+  // Per pattern tensor (bundle().tensors order): 0, or an fp32 device array
+  // of the tensor's shape for its gradient, summed over every pair that reads
+  // each element (the gradient is written, not added to). Only f32 tensors
+  // have one (a learned bias table, a gate); empty: none wanted.
+  std::vector<CUdeviceptr> tensors;
+};
+
 // How a kernel is instantiated beyond dtype and head dim.
 struct KernelOptions {
   // Query rows per CTA (and per layout tile): 128, or 64 for patterns whose
@@ -117,16 +128,16 @@ public:
                const Tensor &o, CUdeviceptr lse, CUstream stream = nullptr) const;
 
   // dQ, dK, dV of the forward that gave `o` and `lse` (which must be passed),
-  // given dO; P is recomputed from q, k and lse, so memory stays linear in
-  // N. dq, dO: [B, H, Nq, D]; dk, dv: [B, Hkv, Nk, D], every element written
-  // (the gradients of key/value heads shared by a group of query heads are
-  // summed). Deterministic: the same inputs give bit-identical gradients.
+  // given dO, and the gradients of the pattern's float tensors; P is
+  // recomputed from q, k and lse, so memory stays linear in N. dO:
+  // [B, H, Nq, D]; see Gradients for the outputs, every element of which is
+  // written. Deterministic: the same inputs give bit-identical gradients.
   // Needs KernelOptions::backward. Asynchronous on `stream` (its scratch
   // memory is allocated and freed in stream order). Throws attn::Error like
   // forward.
   void backward(const BlockLayout &layout, const Tensor &q, const Tensor &k, const Tensor &v,
-                const Tensor &o, CUdeviceptr lse, const Tensor &dO, const Tensor &dq,
-                const Tensor &dk, const Tensor &dv, CUstream stream = nullptr) const;
+                const Tensor &o, CUdeviceptr lse, const Tensor &dO, const Gradients &grads,
+                CUstream stream = nullptr) const;
 
   const Bundle &bundle() const;
   DType dtype() const;
