@@ -15,7 +15,11 @@
 //                          S = Q·Kᵀ, P, dP = dO·Vᵀ, dS, dQ += dS·K.
 //
 // No launch adds into memory another one writes, and no floating-point
-// atomics are used: the gradients are bit-identical from run to run. Each
+// atomics are used: the gradients are bit-identical from run to run. The
+// gradients of float tensors read by bias or score (a learned bias table)
+// are added by the dQ kernel, pair by pair, as fixed-point integers
+// (attnc_grad_accumulate), exact whatever the order, then converted by
+// attnc_backward_tensor_grad_finish. Each
 // warp owns 16 rows of its CTA's tile; tiles are [64 × D] in swizzled shared
 // memory, the next tile's loads (cp.async) overlap the current one's GEMMs.
 // Rows with nothing attended (LSE = −inf) and rows past Nq get P = 0.
@@ -47,6 +51,7 @@ struct attnc_backward_args {
   int64_t dq_stride[3], dk_stride[3], dv_stride[3];
   attnc_tile_lists by_query; // row h * rows + t: key tiles of query tile t
   attnc_tile_lists by_key;   // row h * rows + c: query tiles of key tile c
+  attnc_tensor_grads tensor_grads; // the dQ kernel adds the float tensors' gradients
 };
 
 namespace attnc_bwd {
@@ -63,6 +68,14 @@ static_assert(kThreads == ATTNC_BWD_THREADS && kBlock == 16 * (kThreads / 32),
 typedef float RowsOfD[1][kDTiles][4];
 /// A warp's 16 × 64 tile of scores (or probabilities, or their gradients).
 typedef float Scores[1][kNTiles][4];
+
+__device__ __forceinline__ void copy(Scores &to, const Scores &from) {
+#pragma unroll
+  for (int n = 0; n < kNTiles; ++n)
+#pragma unroll
+    for (int e = 0; e < 4; ++e)
+      to[0][n][e] = from[0][n][e];
+}
 
 __device__ __forceinline__ void clear(RowsOfD &acc) {
 #pragma unroll
@@ -91,13 +104,20 @@ __device__ __forceinline__ float lse_base2(const float *lse, int64_t i, int64_t 
   return x == neg_inf() ? __int_as_float(0x7f800000) : x * kLog2E;
 }
 
+/// Takes no pair's d logit.
+struct NoPairSink {
+  __device__ __forceinline__ void operator()(int n, int e, float p, float d_logit) const {}
+};
+
 /// p = 2^(x − lse) and ds = p ∘ (dp − delta) ∘ score' for a warp's tile;
 /// `lse2` and `delta` are per query, indexed by row (Transposed: column).
-template <bool Transposed, bool HasScore>
+/// `sink` sees each pair's p and d loss / d logit (before score').
+template <bool Transposed, bool HasScore, typename Sink = NoPairSink>
 __device__ __forceinline__ void probabilities_and_grads(Scores &s, Scores &dp,
                                                         const Scores &score_grad,
                                                         const float *lse2, const float *delta,
-                                                        int warp_row, int lane) {
+                                                        int warp_row, int lane,
+                                                        const Sink &sink = Sink()) {
 #pragma unroll
   for (int n = 0; n < kNTiles; ++n)
 #pragma unroll
@@ -105,10 +125,30 @@ __device__ __forceinline__ void probabilities_and_grads(Scores &s, Scores &dp,
       int query = Transposed ? element_col(n, e, lane) : element_row(warp_row, 0, e, lane);
       float p = exp2_approx(s[0][n][e] - lse2[query]);
       float ds = p * (dp[0][n][e] - delta[query]);
+      sink(n, e, p, ds);
       s[0][n][e] = p;
       dp[0][n][e] = HasScore ? ds * score_grad[0][n][e] : ds;
     }
 }
+
+/// Adds each attended pair's share of the float tensors' gradients
+/// (Pattern::tensor_grad, from the compiler's attn.tensor_grad): needs the
+/// pair's value before bias and score, kept from the raw scores.
+template <typename Pattern> struct TensorGradSink {
+  const TileContext &tile;
+  const attnc_tensor_grads &grads;
+  const Scores &raw;
+  int warp_row, lane;
+
+  __device__ __forceinline__ void operator()(int n, int e, float p, float d_logit) const {
+    if (p == 0.f)
+      return;
+    int64_t i = tile.q0 + element_row(warp_row, 0, e, lane);
+    int64_t j = tile.k0 + element_col(n, e, lane);
+    Pattern::tensor_grad(tile.shape, *tile.tensors, grads, tile.b, tile.h, i, j,
+                         raw[0][n][e] * tile.scale, d_logit);
+  }
+};
 
 /// Stores a warp's 16 rows of `acc` · factor, the tile's rows from row0 on,
 /// to the rows below `rows` of `out`.
@@ -164,6 +204,15 @@ extern "C" __global__ void __launch_bounds__(ATTNC_BWD_THREADS)
     sum += __shfl_xor_sync(0xffffffffu, sum, offset);
   if (lane == 0)
     args.delta[row] = sum;
+}
+
+/// out[k] = words[k] · 2^-32: a tensor's gradient from its fixed-point
+/// accumulators (attnc_grad_word).
+extern "C" __global__ void attnc_backward_tensor_grad_finish(const long long *words, float *out,
+                                                             int64_t count) {
+  const int64_t k = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
+  if (k < count)
+    out[k] = (float)((double)words[k] * (1.0 / ATTNC_GRAD_WORD_SCALE));
 }
 
 /// Bytes of dynamic shared memory of either main kernel: two resident tiles
@@ -244,13 +293,20 @@ __device__ __forceinline__ void attnc_backward_dq_kernel(const attnc_backward_ar
       load_kv(index + 1);
     const uint32_t k_smem = kv_smem + (index & 1) * 2 * kTileBytes, v_smem = k_smem + kTileBytes;
     tile.k0 = tiles.at(index) * kBlock;
-    Scores s, dp, score_grad;
+    Scores s, dp, score_grad, raw;
     gemm_abt(s, q_smem, k_smem, warp_row, lane);
+    if (Pattern::has_tensor_grad)
+      copy(raw, s);
     tile_logits<Pattern, false>(s, score_grad, index < tiles.partial_count, tile,
                                 tile.k0 + kBlock > Nk, warp_row, lane);
     gemm_abt(dp, do_smem, v_smem, warp_row, lane);
-    probabilities_and_grads<false, Pattern::has_score>(s, dp, score_grad, stats, stats + kBlock,
-                                                       warp_row, lane);
+    if (Pattern::has_tensor_grad)
+      probabilities_and_grads<false, Pattern::has_score>(
+          s, dp, score_grad, stats, stats + kBlock, warp_row, lane,
+          TensorGradSink<Pattern>{tile, args.tensor_grads, raw, warp_row, lane});
+    else
+      probabilities_and_grads<false, Pattern::has_score>(s, dp, score_grad, stats,
+                                                         stats + kBlock, warp_row, lane);
     gemm_pv(dq, dp, k_smem, lane);
   }
   uint16_t *out = (uint16_t *)args.dq + b * args.dq_stride[0] + h * args.dq_stride[1];

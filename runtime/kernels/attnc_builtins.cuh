@@ -62,11 +62,18 @@ struct attnc_tensors {
   attnc_tensor t[ATTNC_MAX_TENSORS];
 };
 
+/// A gradient accumulator: a fixed-point number of 2^-32 units in two's
+/// complement. Integer additions commute exactly, so the sum of many
+/// threads' contributions is the same bits whatever their order: gradients
+/// stay deterministic. |sum| < 2^31.
+typedef unsigned long long attnc_grad_word;
+#define ATTNC_GRAD_WORD_SCALE 4294967296.0 // 2^32
+
 /// Where attnc_<p>_tensor_grad adds the gradients of the f32 tensors that
 /// bias and score read: g[k] for tensor slot k, row-major with the shape of
 /// tensors.t[k]; null for a tensor without a gradient.
 struct attnc_tensor_grads {
-  float *g[ATTNC_MAX_TENSORS];
+  attnc_grad_word *g[ATTNC_MAX_TENSORS];
 };
 
 __device__ __forceinline__ int64_t attnc_dim(const attnc_shape &shape, attnc_dim_kind kind) {
@@ -206,17 +213,20 @@ __device__ __forceinline__ int64_t attnc_tensor_offset_at(const attnc_tensors &t
   return attnc_tensor_offset(ts.t[k], index);
 }
 
-__device__ __forceinline__ float *attnc_tensor_grad(const attnc_tensor_grads &gs, int k) {
+__device__ __forceinline__ attnc_grad_word *attnc_tensor_grad(const attnc_tensor_grads &gs,
+                                                             int k) {
   return gs.g[k];
 }
 
 /// Adds `amount` to grad[offset]. The contract generated code relies on: an
 /// offset below 0 (an index out of range) or a null grad adds nothing; pairs
 /// of many threads may add to one element at once.
-__device__ __forceinline__ void attnc_grad_accumulate(float *grad, int64_t offset, float amount) {
+__device__ __forceinline__ void attnc_grad_accumulate(attnc_grad_word *grad, int64_t offset,
+                                                      float amount) {
   if (grad == nullptr || offset < 0)
     return;
-  atomicAdd(grad + offset, amount);
+  long long fixed = __double2ll_rn((double)amount * ATTNC_GRAD_WORD_SCALE);
+  atomicAdd(grad + offset, (attnc_grad_word)fixed);
 }
 
 //===----------------------------------------------------------------------===//

@@ -19,6 +19,7 @@ constexpr int64_t kMaxGridY = 65535;
 // The backward's tiles (attnc_backward.cuh): 64 queries by 64 keys.
 constexpr int64_t kBackwardBlock = 64; // ATTNC_BWD_BLOCK
 constexpr const char *kDeltaKernel = "attnc_backward_delta";
+constexpr const char *kTensorGradFinishKernel = "attnc_backward_tensor_grad_finish";
 
 // Mirrors attnc_tile_lists (attnc_mma.cuh).
 struct TileLists {
@@ -55,9 +56,11 @@ struct BackwardArgs {
   CUdeviceptr q, k, v, o, dO, lse, delta, dq, dk, dv;
   Strides qStride, kStride, vStride, oStride, doStride, dqStride, dkStride, dvStride;
   TileLists byQuery, byKey;
+  DeviceTensorGrads tensorGrads;
 };
 
-static_assert(sizeof(BackwardArgs) == 4 * 8 + 2 * 8 + 10 * 8 + 24 * 8 + 2 * 6 * 8);
+static_assert(sizeof(BackwardArgs) ==
+              4 * 8 + 2 * 8 + 10 * 8 + 24 * 8 + 2 * 6 * 8 + sizeof(DeviceTensorGrads));
 
 unsigned sharedBytes(int headDim, int64_t blockQ) {
   return static_cast<unsigned>((blockQ + 2 * kBlockN) * headDim * 2);
@@ -236,6 +239,7 @@ struct Attention::Impl {
   CUfunction forward;
   // With KernelOptions::backward only.
   CUfunction backwardDelta = nullptr, backwardDq = nullptr, backwardDkdv = nullptr;
+  CUfunction tensorGradFinish = nullptr;
 
   void checkProblemTensors(const BlockLayout &layout, int64_t batch, const Tensor &q,
                            const Tensor &k, const Tensor &v, const Tensor &o) const;
@@ -262,6 +266,7 @@ Attention::Attention(const Bundle &bundle, DType dtype, int headDim, KernelCache
                        LayoutKernel(module, bundle.layoutKernel, tensorTypes), forward});
   if (options.backward) {
     impl_->backwardDelta = module->function(kDeltaKernel);
+    impl_->tensorGradFinish = module->function(kTensorGradFinishKernel);
     impl_->backwardDq = kernelWithSharedMemory(*module, bundle.backwardDqKernel,
                                                backwardSharedBytes(headDim));
     impl_->backwardDkdv = kernelWithSharedMemory(*module, bundle.backwardDkdvKernel,
@@ -372,6 +377,45 @@ private:
   CUstream stream_;
 };
 
+int64_t elementCount(const std::vector<int64_t> &dims) {
+  int64_t count = 1;
+  for (int64_t dim : dims)
+    count *= dim;
+  return count;
+}
+
+/// Zeroed fixed-point accumulators (attnc_grad_word) for each pattern tensor
+/// whose gradient `grads` asks for; `words` keeps them (null for the others).
+DeviceTensorGrads tensorGradWords(const Bundle &bundle, const std::vector<PatternTensor> &tensors,
+                                  const Gradients &grads, CUstream stream,
+                                  std::vector<std::unique_ptr<StreamScratch>> &words) {
+  if (!grads.tensors.empty() && grads.tensors.size() != bundle.tensors.size())
+    throw Error("Gradients::tensors has " + std::to_string(grads.tensors.size()) +
+                " entries; pattern '" + bundle.pattern + "' has " +
+                std::to_string(bundle.tensors.size()) + " tensor(s) (or leave it empty)");
+  DeviceTensorGrads device{};
+  words.resize(grads.tensors.size());
+  for (std::size_t k = 0; k < grads.tensors.size(); ++k) {
+    if (grads.tensors[k] == 0)
+      continue;
+    const BundleTensor &tensor = bundle.tensors[k];
+    if (tensor.type != ElementType::F32)
+      throw Error("tensor '" + tensor.name + "' is " + elementTypeName(tensor.type) +
+                  ": only f32 tensors have a gradient");
+    if (grads.tensors[k] % 4 != 0)
+      throw Error("the gradient of tensor '" + tensor.name + "' must be 4-byte aligned");
+    int64_t count = elementCount(tensors[k].dims);
+    if (count == 0)
+      continue;
+    words[k] = std::make_unique<StreamScratch>(static_cast<std::size_t>(count) * 8, stream);
+    check(driver().cuMemsetD32Async(words[k]->pointer(), 0, static_cast<std::size_t>(count) * 2,
+                                    stream),
+          "cuMemsetD32Async");
+    device.g[k] = words[k]->pointer();
+  }
+  return device;
+}
+
 } // namespace
 
 void Attention::backward(const BlockLayout &layout, const Tensor &q, const Tensor &k,
@@ -393,6 +437,9 @@ void Attention::backward(const BlockLayout &layout, const Tensor &q, const Tenso
   checkTensor("dv", dv, impl_->dtype, {batch, problem.kvHeads, problem.seqK, D});
   if (lse == 0 || lse % 4 != 0)
     throw Error("lse (the forward's, [B, H, Nq] fp32) must be non-null and 4-byte aligned");
+
+  std::vector<std::unique_ptr<StreamScratch>> gradWords;
+  DeviceTensorGrads tensorGrads = tensorGradWords(impl_->bundle, layout.tensors_, grads, stream, gradWords);
 
   int64_t rows = batch * problem.heads * problem.seqQ;
   constexpr int64_t kDeltaRowsPerBlock = kThreads / 32;
@@ -422,7 +469,8 @@ void Attention::backward(const BlockLayout &layout, const Tensor &q, const Tenso
                     stridesOf(dk),
                     stridesOf(dv),
                     tileLists(layout.backwardByQuery_),
-                    tileLists(layout.backwardByKey_)};
+                    tileLists(layout.backwardByKey_),
+                    tensorGrads};
   void *deltaParams[] = {&args};
   launch(impl_->backwardDelta, Dim3{static_cast<unsigned>(ceilDiv(rows, kDeltaRowsPerBlock))},
          Dim3{kThreads}, deltaParams, 0, stream);
@@ -436,6 +484,17 @@ void Attention::backward(const BlockLayout &layout, const Tensor &q, const Tenso
          Dim3{static_cast<unsigned>(batch * problem.heads),
               static_cast<unsigned>(layout.backwardByQuery_.rows)},
          Dim3{kThreads}, params, shared, stream);
+  for (std::size_t k = 0; k < gradWords.size(); ++k) {
+    if (!gradWords[k])
+      continue;
+    CUdeviceptr words = gradWords[k]->pointer(), out = grads.tensors[k];
+    int64_t count = elementCount(layout.tensors_[k].dims);
+    void *finishParams[] = {&words, &out, &count};
+    constexpr int64_t kFinishThreads = 256;
+    launch(impl_->tensorGradFinish,
+           Dim3{static_cast<unsigned>(ceilDiv(count, kFinishThreads))},
+           Dim3{static_cast<unsigned>(kFinishThreads)}, finishParams, 0, stream);
+  }
 }
 
 GpuLayout BlockLayout::downloadBackward(LayoutOrder order) const {

@@ -24,6 +24,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <mutex>
 
 namespace {
@@ -78,6 +79,49 @@ ScoreDerivative compiledScoreDerivative(attnc::attn::PatternEvaluator &evaluator
     return static_cast<double>(*grad);
   };
 }
+
+/// d logit / d element of the float tensors of a bundled pattern, written
+/// out by hand (an oracle independent of the compiler's attn.tensor_grad).
+LogitTensorDerivative handWrittenTensorDerivative(const std::string &pattern,
+                                                  const attn::Bundle &bundle, int64_t seqQ,
+                                                  int64_t seqK) {
+  if (pattern != "relative_bias")
+    throw std::runtime_error("no hand-written tensor derivative for pattern " + pattern);
+  // bias = table[h, min(max(q - j, 0), K - 1)], q = i + Nk - Nq.
+  int64_t K = bundle.tensors.at(0).dims.at(1).value;
+  return [K, seqQ, seqK](double, int64_t, int64_t h, int64_t i, int64_t j,
+                         const TensorElementSink &add) {
+    add("table", h * K + std::clamp<int64_t>(i + seqK - seqQ - j, 0, K - 1), 1.0);
+  };
+}
+
+/// fp32 device arrays, poisoned with NaN, for the gradient of each f32
+/// tensor of the bundle (0 for the others), and their downloads.
+struct TensorGradients {
+  std::vector<std::unique_ptr<attn::DeviceBuffer>> buffers;
+  std::vector<attn::CUdeviceptr> pointers;
+
+  TensorGradients(const attn::Bundle &bundle, const PatternInputs &tensors) {
+    for (std::size_t k = 0; k < bundle.tensors.size(); ++k) {
+      buffers.emplace_back();
+      pointers.push_back(0);
+      if (bundle.tensors[k].type != attn::ElementType::F32)
+        continue;
+      int64_t count = 1;
+      for (int64_t dim : tensors.device[k].dims)
+        count *= dim;
+      buffers.back() = std::make_unique<attn::DeviceBuffer>(count * sizeof(float));
+      buffers.back()->fillBytes(0xFF);
+      pointers.back() = buffers.back()->pointer();
+    }
+  }
+
+  std::vector<float> download(std::size_t k) const {
+    std::vector<float> values(buffers[k]->size() / sizeof(float));
+    buffers[k]->download(values.data());
+    return values;
+  }
+};
 
 //===----------------------------------------------------------------------===//
 // Checking the gradients
@@ -158,17 +202,29 @@ TEST_P(GpuBackward, MatchesTheReferenceAndIsDeterministic) {
   attn::BlockLayout layout =
       attention.layout({c.batch, c.heads, c.kvHeads, c.seqQ, c.seqK}, tensors.device);
   attention.forward(layout, q.tensor, k.tensor, v.tensor, o.tensor, lse.pointer());
+  TensorGradients tensorGrads(attention.bundle(), tensors);
   std::vector<std::vector<uint16_t>> firstBits;
+  std::vector<std::vector<float>> firstTensorGrads;
   for (int run = 0; run < 3; ++run) {
     attention.backward(layout, q.tensor, k.tensor, v.tensor, o.tensor, lse.pointer(), dO.tensor,
-                       {dq.tensor, dk.tensor, dv.tensor, {}});
+                       {dq.tensor, dk.tensor, dv.tensor, tensorGrads.pointers});
     synchronize();
     std::vector<std::vector<uint16_t>> bits = {downloadValues(dq), downloadValues(dk),
                                                downloadValues(dv)};
-    if (run == 0)
+    std::vector<std::vector<float>> grads;
+    for (std::size_t t = 0; t < tensorGrads.pointers.size(); ++t)
+      if (tensorGrads.pointers[t])
+        grads.push_back(tensorGrads.download(t));
+    if (run == 0) {
       firstBits = bits;
-    else
+      firstTensorGrads = grads;
+    } else {
       EXPECT_TRUE(bits == firstBits) << "run " << run << " differs from run 0 in some bit";
+      for (std::size_t t = 0; t < grads.size(); ++t)
+        EXPECT_TRUE(std::memcmp(grads[t].data(), firstTensorGrads[t].data(),
+                                grads[t].size() * sizeof(float)) == 0)
+            << "tensor gradient " << t << ": run " << run << " differs from run 0";
+    }
   }
   EXPECT_EQ(countNaN(dq.values), 0) << "dQ elements are NaN (unwritten or computed)";
   EXPECT_EQ(countNaN(dk.values), 0) << "dK elements are NaN (unwritten or computed)";
@@ -187,6 +243,23 @@ TEST_P(GpuBackward, MatchesTheReferenceAndIsDeterministic) {
   expectClose("dQ", c.dtype, dq.values, expected.dq, c.headDim);
   expectClose("dK", c.dtype, dk.values, expected.dk, c.headDim);
   expectClose("dV", c.dtype, dv.values, expected.dv, c.headDim);
+
+  if (firstTensorGrads.empty())
+    return;
+  auto expectedTensors = referenceTensorGradients(
+      reference, {c.batch, c.heads, c.kvHeads, c.seqQ, c.seqK, c.headDim},
+      {q.values.data(), k.values.data(), v.values.data()}, dO.values.data(), rows,
+      tensors.host.host,
+      handWrittenTensorDerivative(c.pattern, attention.bundle(), c.seqQ, c.seqK));
+  std::size_t next = 0;
+  for (std::size_t t = 0; t < tensorGrads.pointers.size(); ++t) {
+    if (!tensorGrads.pointers[t])
+      continue;
+    const std::vector<float> &gpu = firstTensorGrads[next++];
+    EXPECT_EQ(countNaN(gpu), 0) << "tensor gradient elements are NaN (unwritten or computed)";
+    const std::string &name = attention.bundle().tensors[t].name;
+    expectClose(("d" + name).c_str(), c.dtype, gpu, expectedTensors.at(name), 1);
+  }
 }
 
 /// Nq != Nk (rows with no key at all when Nq > Nk under causal masks), and

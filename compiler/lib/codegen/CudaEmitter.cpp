@@ -331,7 +331,7 @@ LogicalResult FunctionBuilder::lowerGradAccumulate(attn::GradAccumulateOp op) {
   Location loc = op.getLoc();
   unsigned index = slot->second.index;
   auto [gradOperands, gradArgs] = slotCall(gradsArg_, index, {});
-  Value grad = call(loc, emitc::PointerType::get(builder_.getF32Type()), "attnc_tensor_grad",
+  Value grad = call(loc, opaque(builder_, "attnc_grad_word *"), "attnc_tensor_grad",
                     gradOperands, gradArgs);
   auto [offsetOperands, offsetArgs] = slotCall(tensorsArg_, index, op.getIndices());
   Value offset = call(loc, builder_.getI64Type(), "attnc_tensor_offset_at", offsetOperands,

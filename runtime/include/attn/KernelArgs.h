@@ -33,7 +33,7 @@ struct DeviceTensors { // attnc_tensors
 static_assert(sizeof(DeviceTensors) == kMaxTensors * (8 + 8 * kMaxRank + 8));
 
 struct DeviceTensorGrads { // attnc_tensor_grads
-  CUdeviceptr g[kMaxTensors]; // float *, row-major as the tensor; 0 for none
+  CUdeviceptr g[kMaxTensors]; // attnc_grad_word * (fixed point), row-major; 0 for none
 };
 
 static_assert(sizeof(DeviceTensorGrads) == kMaxTensors * 8);
