@@ -2,8 +2,9 @@
 //
 // attnc-bench-forward times Attention::forward (and the layout build) per
 // pattern and sequence length with driver events, and prints a markdown
-// table. Useful TFLOP/s counts only attended pairs (DESIGN.md §7):
-// 4 * D * pairs / time. The pairs are counted exactly on the GPU by a kernel
+// table; with --backward also Attention::backward and the peak device
+// memory. Useful TFLOP/s counts only attended pairs (DESIGN.md §7):
+// 4 * D * pairs / time forward, 2.5 times that backward. The pairs are counted exactly on the GPU by a kernel
 // appended to the pattern's bundle that calls the generated
 // attnc_<pattern>_attends on every (b, h, i, j); --check compares that count
 // with the reference interpreter's at a small N.
@@ -46,6 +47,8 @@ const char *const kUsage = R"(usage: attnc-bench-forward [options]
   --docs K                  documents of equal length for a `doc` tensor (default 12)
   --check                   first compare the GPU's count of attended pairs with the
                             reference interpreter's, at N = --check-n (default 1000)
+  --backward                also time the backward pass and report the peak device
+                            memory of the case (inputs, outputs, layouts, scratch)
 )";
 
 struct PatternSpec {
@@ -68,6 +71,7 @@ struct Options {
   int dim = 128, iters = 20, warmup = 3, blockQ = 128;
   attn::DType dtype = attn::DType::BF16;
   bool check = false;
+  bool backward = false;
 };
 
 [[noreturn]] void usageError(const std::string &message) {
@@ -116,6 +120,10 @@ Options parseOptions(int argc, char **argv) {
     if (option == "--help" || option == "-h") {
       std::fputs(kUsage, stdout);
       std::exit(0);
+    }
+    if (option == "--backward") {
+      options.backward = true;
+      continue;
     }
     if (option == "--check") {
       options.check = true;
@@ -351,32 +359,77 @@ Operand randomOperand(const Options &options, int64_t n, uint64_t seed) {
   return operand;
 }
 
-/// q, k, v, o and the LSE of one length.
+/// q, k, v, o and the LSE of one length; with --backward dO, dq, dk, dv.
 struct Operands {
   Operand q, k, v, o;
   attn::DeviceBuffer lse;
+  std::unique_ptr<Operand> dO, dq, dk, dv;
 
   Operands(const Options &options, int64_t n)
       : q(randomOperand(options, n, 1)), k(randomOperand(options, n, 2)),
         v(randomOperand(options, n, 3)), o(options, n),
-        lse(options.batch * options.heads * n * sizeof(float)) {}
+        lse(options.batch * options.heads * n * sizeof(float)) {
+    if (!options.backward)
+      return;
+    dO = std::make_unique<Operand>(randomOperand(options, n, 4));
+    dq = std::make_unique<Operand>(options, n);
+    dk = std::make_unique<Operand>(options, n);
+    dv = std::make_unique<Operand>(options, n);
+  }
 };
 
 struct Row {
   std::string pattern;
   int64_t n;
-  double forwardMs, layoutMs;
+  double forwardMs, layoutMs, backwardMs = 0;
   uint64_t pairs;
+  std::size_t peakBytes = 0;
 };
+
+void printHeader(const Options &options) {
+  if (options.backward)
+    std::printf("| pattern | N | fwd ms | bwd ms | attended pairs | density | fwd TFLOP/s | "
+                "bwd TFLOP/s | peak GiB |\n|---|---|---|---|---|---|---|---|---|\n");
+  else
+    std::printf("| pattern | N | fwd ms | attended pairs | density | useful TFLOP/s | "
+                "layout ms |\n|---|---|---|---|---|---|---|\n");
+}
 
 void printRow(const Options &options, const Row &row) {
   double possible = double(options.batch) * options.heads * row.n * row.n;
-  double tflops = 4.0 * options.dim * double(row.pairs) / (row.forwardMs * 1e-3) / 1e12;
-  std::printf("| %s | %lld | %.3f | %llu | %.1f%% | %.1f | %.3f |\n", row.pattern.c_str(),
-              static_cast<long long>(row.n), row.forwardMs,
-              static_cast<unsigned long long>(row.pairs), 100.0 * row.pairs / possible, tflops,
-              row.layoutMs);
+  double flop = 4.0 * options.dim * double(row.pairs);
+  double tflops = flop / (row.forwardMs * 1e-3) / 1e12;
+  if (options.backward)
+    std::printf("| %s | %lld | %.3f | %.3f | %llu | %.1f%% | %.1f | %.1f | %.2f |\n",
+                row.pattern.c_str(), static_cast<long long>(row.n), row.forwardMs,
+                row.backwardMs, static_cast<unsigned long long>(row.pairs),
+                100.0 * row.pairs / possible, tflops,
+                2.5 * flop / (row.backwardMs * 1e-3) / 1e12,
+                double(row.peakBytes) / (1024.0 * 1024 * 1024));
+  else
+    std::printf("| %s | %lld | %.3f | %llu | %.1f%% | %.1f | %.3f |\n", row.pattern.c_str(),
+                static_cast<long long>(row.n), row.forwardMs,
+                static_cast<unsigned long long>(row.pairs), 100.0 * row.pairs / possible,
+                tflops, row.layoutMs);
   std::fflush(stdout);
+}
+
+/// Device memory in use (total − free), in bytes.
+std::size_t memoryInUse() {
+  std::size_t free = 0, total = 0;
+  attn::check(attn::driver().cuMemGetInfo(&free, &total), "cuMemGetInfo");
+  return total - free;
+}
+
+/// Stream-ordered scratch (the backward's) stays reserved by the default
+/// pool once freed, so that memoryInUse() afterwards includes its peak.
+void keepPoolMemory() {
+  attn::CUmemoryPool pool = nullptr;
+  attn::check(attn::driver().cuDeviceGetDefaultMemPool(&pool, 0), "cuDeviceGetDefaultMemPool");
+  unsigned long long keepAll = ~0ull;
+  attn::check(
+      attn::driver().cuMemPoolSetAttribute(pool, attn::CU_MEMPOOL_ATTR_RELEASE_THRESHOLD, &keepAll),
+      "cuMemPoolSetAttribute");
 }
 
 /// The pattern compiled for the options, with its pair counter.
@@ -388,7 +441,8 @@ struct Compiled {
 
   Compiled(const PatternSpec &spec, const Options &options)
       : bundle(attn::compileFile(spec.path, {"", spec.params})),
-        attention(bundle, options.dtype, options.dim, nullptr, {options.blockQ}),
+        attention(bundle, options.dtype, options.dim, nullptr,
+                  {options.blockQ, options.backward}),
         counter(bundle),
         label(spec.label(bundle.pattern)) {}
 };
@@ -410,7 +464,7 @@ bool checkCounts(const PatternSpec &spec, const Compiled &compiled, const Option
 }
 
 Row measure(const Compiled &compiled, const Options &options, const Operands &operands,
-            int64_t n) {
+            int64_t n, std::size_t baseline) {
   PatternBuffers tensors(patternTensors(compiled.bundle, n, options.docs));
   attn::Problem problem{options.batch, options.heads, options.heads, n, n};
   Row row{compiled.label, n, 0, 0, 0};
@@ -425,11 +479,25 @@ Row measure(const Compiled &compiled, const Options &options, const Operands &op
                                    operands.v.tensor, operands.o.tensor, operands.lse.pointer());
       },
       options.warmup, options.iters);
+  if (options.backward) {
+    row.backwardMs = medianMs(
+        [&] {
+          compiled.attention.backward(
+              layout, operands.q.tensor, operands.k.tensor, operands.v.tensor, operands.o.tensor,
+              operands.lse.pointer(), operands.dO->tensor,
+              {operands.dq->tensor, operands.dk->tensor, operands.dv->tensor, {}});
+        },
+        options.warmup, options.iters);
+    attn::check(attn::driver().cuCtxSynchronize(), "cuCtxSynchronize");
+    row.peakBytes = memoryInUse() - baseline;
+  }
   return row;
 }
 
 int run(const Options &options) {
   attn::DeviceInfo device = attn::deviceInfo();
+  if (options.backward)
+    keepPoolMemory();
   std::vector<std::unique_ptr<Compiled>> compiled;
   for (const PatternSpec &spec : options.patterns)
     compiled.push_back(std::make_unique<Compiled>(spec, options));
@@ -443,12 +511,14 @@ int run(const Options &options) {
               device.name.c_str(), attn::dtypeName(options.dtype),
               static_cast<long long>(options.batch), static_cast<long long>(options.heads),
               options.dim, options.blockQ, options.iters, options.warmup);
-  std::printf("| pattern | N | fwd ms | attended pairs | density | useful TFLOP/s | layout ms |\n"
-              "|---|---|---|---|---|---|---|\n");
+  printHeader(options);
+  // Memory in use before any operand: the context and the modules. Lengths
+  // ascend, so what the pool keeps from a shorter one is at most a few MiB.
+  std::size_t baseline = memoryInUse();
   for (int64_t n : options.lengths) {
     Operands operands(options, n);
     for (const auto &pattern : compiled)
-      printRow(options, measure(*pattern, options, operands, n));
+      printRow(options, measure(*pattern, options, operands, n, baseline));
   }
   return countsAgree ? 0 : 1;
 }

@@ -47,6 +47,9 @@ DriverApi resolveApi(void *library) {
   resolve(library, api.cuMemFree, "cuMemFree_v2");
   resolve(library, api.cuMemAllocAsync, "cuMemAllocAsync");
   resolve(library, api.cuMemFreeAsync, "cuMemFreeAsync");
+  resolve(library, api.cuMemGetInfo, "cuMemGetInfo_v2");
+  resolve(library, api.cuDeviceGetDefaultMemPool, "cuDeviceGetDefaultMemPool");
+  resolve(library, api.cuMemPoolSetAttribute, "cuMemPoolSetAttribute");
   resolve(library, api.cuMemcpyHtoD, "cuMemcpyHtoD_v2");
   resolve(library, api.cuMemcpyDtoH, "cuMemcpyDtoH_v2");
   resolve(library, api.cuMemsetD8, "cuMemsetD8_v2");

@@ -17,6 +17,7 @@ using CUmodule = struct CUmod_st *;
 using CUfunction = struct CUfunc_st *;
 using CUstream = struct CUstream_st *;
 using CUevent = struct CUevent_st *;
+using CUmemoryPool = struct CUmemPoolHandle_st *;
 
 constexpr CUresult CUDA_SUCCESS = 0;
 
@@ -46,6 +47,9 @@ struct DriverApi {
   CUresult (*cuMemFree)(CUdeviceptr pointer);
   CUresult (*cuMemAllocAsync)(CUdeviceptr *pointer, std::size_t bytes, CUstream stream);
   CUresult (*cuMemFreeAsync)(CUdeviceptr pointer, CUstream stream);
+  CUresult (*cuMemGetInfo)(std::size_t *free, std::size_t *total);
+  CUresult (*cuDeviceGetDefaultMemPool)(CUmemoryPool *pool, CUdevice device);
+  CUresult (*cuMemPoolSetAttribute)(CUmemoryPool pool, int attribute, void *value);
   CUresult (*cuMemcpyHtoD)(CUdeviceptr dst, const void *src, std::size_t bytes);
   CUresult (*cuMemcpyDtoH)(void *dst, CUdeviceptr src, std::size_t bytes);
   CUresult (*cuMemsetD8)(CUdeviceptr dst, unsigned char value, std::size_t count);
@@ -59,6 +63,9 @@ struct DriverApi {
   CUresult (*cuEventElapsedTime)(float *ms, CUevent start, CUevent end);
   CUresult (*cuGetErrorString)(CUresult error, const char **text);
 };
+
+// cuMemPoolSetAttribute: memory the pool keeps when freed (bytes, uint64).
+constexpr int CU_MEMPOOL_ATTR_RELEASE_THRESHOLD = 4;
 
 // cuFuncSetAttribute: the dynamic shared memory a launch may ask for.
 constexpr int CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES = 8;
