@@ -10,6 +10,8 @@
 //   attnc run FILE [-p NAME] [-D ...] --q Q.npy --k K.npy --v V.npy --o O.npy
 //                [--lse LSE.npy] [--tensor NAME=T.npy]... [--dtype bf16|fp16]
 //                [--layout bhnd|bnhd]
+//                [--do DO.npy --dq DQ.npy --dk DK.npy --dv DV.npy
+//                 [--dtensor NAME=DT.npy]...]
 //
 // Compiled into libattnc, which holds the only copy of LLVM (and with it the
 // command-line option registry); bin/attnc is a stub that calls attncMain.
@@ -151,6 +153,18 @@ cl::opt<std::string> runLse("lse", cl::desc("Write the row log-sum-exp here (flo
 cl::list<std::string> runTensors("tensor", cl::desc("Bind a tensor parameter to an .npy file"),
                                  cl::value_desc("name=file.npy"), cl::sub(runCommand),
                                  cl::cat(category));
+cl::opt<std::string> runDo("do", cl::desc("Run the backward too, for this gradient of the output "
+                                          "(shaped as q, float32 or float16)"),
+                           cl::value_desc("do.npy"), cl::sub(runCommand), cl::cat(category));
+cl::opt<std::string> runDq("dq", cl::desc("With --do: write dQ here (float32, shaped as q)"),
+                           cl::value_desc("dq.npy"), cl::sub(runCommand), cl::cat(category));
+cl::opt<std::string> runDk("dk", cl::desc("With --do: write dK here (float32, shaped as k)"),
+                           cl::value_desc("dk.npy"), cl::sub(runCommand), cl::cat(category));
+cl::opt<std::string> runDv("dv", cl::desc("With --do: write dV here (float32, shaped as v)"),
+                           cl::value_desc("dv.npy"), cl::sub(runCommand), cl::cat(category));
+cl::list<std::string> runTensorGrads(
+    "dtensor", cl::desc("With --do: write a float32 tensor parameter's gradient here"),
+    cl::value_desc("name=file.npy"), cl::sub(runCommand), cl::cat(category));
 cl::opt<TokenLayout> tokenLayout(
     "layout", cl::desc("How q, k, v and o lie in memory"), cl::init(TokenLayout::BHND),
     cl::values(clEnumValN(TokenLayout::BHND, "bhnd", "[B, H, N, D]"),
@@ -547,7 +561,8 @@ int runRun() {
   std::optional<::attn::Bundle> bundle = loadBundle();
   if (!bundle)
     return 1;
-  RunRequest request{runQ, runK, runV, runO, runLse, runTensors, dtype, tokenLayout};
+  RunRequest request{runQ,  runK,  runV,  runO,  runLse, runTensors, dtype, tokenLayout,
+                     runDo, runDq, runDk, runDv, runTensorGrads};
   if (llvm::Error err = runAttention(*bundle, request))
     return fail(std::move(err));
   return 0;
@@ -571,7 +586,9 @@ int attnc::attncMain(int argc, char **argv) {
                               "--format text|json|png [-o OUT]\n"
                               "  attnc run FILE [-p NAME] [-D name=value]... --q Q.npy --k K.npy "
                               "--v V.npy --o O.npy [--lse LSE.npy] [--tensor NAME=T.npy]... "
-                              "[--dtype bf16|fp16] [--layout bhnd|bnhd]\n");
+                              "[--dtype bf16|fp16] [--layout bhnd|bnhd] "
+                              "[--do DO.npy --dq DQ.npy --dk DK.npy --dv DV.npy "
+                              "[--dtensor NAME=DT.npy]...]\n");
   if (checkCommand)
     return runCheck();
   if (compileCommand)
