@@ -6,12 +6,13 @@
 #
 #   tools/gpu_check.sh OUT_DIR [GTEST_FILTER]   (ATTNC_BUILD_DIR overrides build/)
 #
-# GTEST_FILTER picks the unit tests of the first step (default 'Gpu*:*Forward*').
+# GTEST_FILTER picks the unit tests of the first step (default '*Gpu*': the
+# forward, backward and layout GPU tests).
 set -uo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 build="${ATTNC_BUILD_DIR:-$root/build}"
 out="${1:?usage: tools/gpu_check.sh OUT_DIR [GTEST_FILTER]}"
-filter="${2:-Gpu*:*Forward*}"
+filter="${2:-*Gpu*}"
 mkdir -p "$out"
 cd "$root"
 
@@ -23,7 +24,12 @@ forward_subset+=':Matrix/GpuForward.MatchesTheReference/document_fp16_D64_B2_H4_
 forward_subset+=':Matrix/GpuForward.MatchesTheReference/strided_bf16_D64_B2_H4_N17'
 forward_subset+=':CrossLength/GpuForward.MatchesTheReference/causal_bf16_D128_B2_H4_Nq1000_Nk100'
 forward_subset+=':TokenMajor/GpuForward.MatchesTheReference/dense_fp16_D128_B2_H4_KV2_N1000_bnhd'
+backward_subset='Matrix/GpuBackward.MatchesTheReferenceAndIsDeterministic/causal_bf16_D128_B2_H4_KV2_N1000'
+backward_subset+=':Matrix/GpuBackward.MatchesTheReferenceAndIsDeterministic/document_fp16_D64_B2_H4_N128'
+backward_subset+=':Matrix/GpuBackward.MatchesTheReferenceAndIsDeterministic/relative_bias_bf16_D64_B2_H4_KV2_N17'
+backward_subset+=':OtherShapes/GpuBackward.MatchesTheReferenceAndIsDeterministic/softcap_fp16_D64_B2_H4_KV2_Nq1000_Nk100'
 race_case='Matrix/GpuForward.MatchesTheReference/sliding_window_bf16_D128_B2_H4_N128'
+race_case+=':Matrix/GpuBackward.MatchesTheReferenceAndIsDeterministic/sliding_window_bf16_D128_B2_H4_N128'
 
 status=0
 
@@ -60,7 +66,8 @@ echo "gpu_check: $(nvidia-smi --query-gpu=name,driver_version --format=csv,nohea
 step unittests-gpu "$build/bin/attnc-unittests" --gtest_filter="$filter"
 step runtime-tests "$build/bin/attnc-runtime-tests"
 step memcheck "$sanitizer" --tool memcheck --error-exitcode 99 \
-  "$build/bin/attnc-unittests" --gtest_filter="$forward_subset:*GpuForwardRejects*:GpuForwardCall*"
+  "$build/bin/attnc-unittests" \
+  --gtest_filter="$forward_subset:$backward_subset:*GpuForwardRejects*:GpuForwardCall*:GpuBackwardCall*"
 step racecheck "$sanitizer" --tool racecheck --error-exitcode 99 \
   "$build/bin/attnc-unittests" --gtest_filter="$race_case"
 
