@@ -28,33 +28,36 @@
 
 #define ATTNC_LAYOUT_WARPS_PER_BLOCK 8
 
-/// What the layout kernel is given. Row r = h * rows + t of the outputs holds
-/// query tile t of head h (by key: key tile t); each row of `full` and
-/// `partial` has room for
-/// `cols` tile indices, of which the first full_count[r] (partial_count[r])
-/// are written. The host mirrors this struct (runtime/lib/Layout.cpp).
+/// What the layout kernel is given. Row r = h * rows + t holds query tile t
+/// of head h (by key: key tile t). The lists are compact: row r's tiles are
+/// tiles[start[r], start[r + 1]), its PARTIAL ones first, partial_count[r] of
+/// them, then its FULL ones. Two passes build them: with `tiles` null the
+/// kernel writes each row's partial_count and its number of tiles at
+/// start[r + 1]; attnc_layout_scan turns those into offsets; then, with
+/// `tiles` set, the kernel writes the lists. The host mirrors this struct
+/// (runtime/lib/Layout.cpp).
 struct attnc_layout_args {
   attnc_shape shape;
   int64_t b_hi; // the batch indices are [0, b_hi]
   int64_t block_q, block_k;
   int64_t by_key;     // 0: rows are query tiles (forward, dQ); 1: key tiles (dK, dV)
   int64_t rows, cols; // query tiles, key tiles (by_key: key tiles, query tiles)
-  int32_t *full_count;
   int32_t *partial_count;
-  int32_t *full;
-  int32_t *partial;
+  int64_t *start; // rows + 1
+  int32_t *tiles; // null in the counting pass
 };
 
 typedef attnc_truth (*attnc_classify_fn)(attnc_shape, const attnc_tensors &, int64_t, int64_t,
                                          int64_t, int64_t, int64_t, int64_t);
 
-/// Appends the lanes whose `flag` is set to `out` at `count`, in lane order,
-/// and advances `count` on every lane by their number.
+/// Appends the lanes whose `flag` is set to `out` at `count`, in lane order
+/// (nothing when `out` is null: counting), and advances `count` on every
+/// lane by their number.
 __device__ __forceinline__ void attnc_layout_append(bool flag, int32_t col, int32_t *out,
                                                     int32_t &count) {
   unsigned lane = threadIdx.x % 32;
   unsigned mask = __ballot_sync(0xffffffffu, flag);
-  if (flag)
+  if (flag && out)
     out[count + __popc(mask & ((1u << lane) - 1))] = col;
   count += __popc(mask);
 }
@@ -68,8 +71,9 @@ __device__ __forceinline__ void attnc_layout_kernel(const attnc_layout_args &arg
   if (row >= args.shape.H * args.rows)
     return;
   int64_t h = row / args.rows, r = row % args.rows;
-  int32_t *full = args.full + row * args.cols;
-  int32_t *partial = args.partial + row * args.cols;
+  const bool counting = args.tiles == nullptr;
+  int32_t *partial = counting ? nullptr : args.tiles + args.start[row];
+  int32_t *full = counting ? nullptr : partial + args.partial_count[row];
   int32_t full_count = 0, partial_count = 0;
   for (int64_t base = 0; base < args.cols; base += 32) {
     int64_t col = base + threadIdx.x % 32;
@@ -86,10 +90,39 @@ __device__ __forceinline__ void attnc_layout_kernel(const attnc_layout_args &arg
     attnc_layout_append(is_full, (int32_t)col, full, full_count);
     attnc_layout_append(is_partial, (int32_t)col, partial, partial_count);
   }
-  if (threadIdx.x % 32 == 0) {
-    args.full_count[row] = full_count;
+  if (counting && threadIdx.x % 32 == 0) {
     args.partial_count[row] = partial_count;
+    args.start[row + 1] = full_count + partial_count;
   }
+}
+
+/// start[r + 1] += start[1] + ... + start[r], start[0] = 0: the row counts of
+/// the counting pass become offsets. One block of 1024 threads, each summing
+/// a run of rows, the runs' totals scanned in shared memory.
+extern "C" __global__ void __launch_bounds__(1024) attnc_layout_scan(int64_t *start,
+                                                                      int64_t rows) {
+  __shared__ int64_t sums[1024];
+  const int64_t per = (rows + 1023) / 1024;
+  const int64_t lo = attnc_min_i64(threadIdx.x * per, rows);
+  const int64_t hi = attnc_min_i64(lo + per, rows);
+  int64_t sum = 0;
+  for (int64_t r = lo; r < hi; ++r)
+    sum += start[r + 1];
+  sums[threadIdx.x] = sum;
+  __syncthreads();
+  for (int offset = 1; offset < 1024; offset *= 2) {
+    int64_t before = threadIdx.x >= offset ? sums[threadIdx.x - offset] : 0;
+    __syncthreads();
+    sums[threadIdx.x] += before;
+    __syncthreads();
+  }
+  int64_t running = threadIdx.x ? sums[threadIdx.x - 1] : 0;
+  for (int64_t r = lo; r < hi; ++r) {
+    running += start[r + 1];
+    start[r + 1] = running;
+  }
+  if (threadIdx.x == 0)
+    start[0] = 0;
 }
 
 /// The summary a layout reads through attnc_tensor::summary: one thread per

@@ -25,10 +25,13 @@
 #error "compile attention kernels with -DATTNC_DTYPE_BF16 or -DATTNC_DTYPE_FP16"
 #endif
 
-/// A tile layout on the device: row r lists the FULL and PARTIAL tiles of
-/// the other side (room for `cols` per row).
+/// A tile layout on the device (attnc_layout.cuh): row r's tiles are
+/// tiles[start[r], start[r + 1]), the first partial_count[r] PARTIAL, the
+/// others FULL.
 struct attnc_tile_lists {
-  const int32_t *full_count, *partial_count, *full, *partial;
+  const int64_t *start;
+  const int32_t *partial_count;
+  const int32_t *tiles;
   int64_t rows, cols;
 };
 
@@ -307,18 +310,16 @@ __device__ __forceinline__ float quad_sum(float x) {
 
 /// The i-th tile of a layout row: PARTIAL ones first, then FULL.
 struct TileList {
-  const int32_t *partial, *full;
+  const int32_t *tiles;
   int partial_count, total;
 
   __device__ __forceinline__ TileList(const attnc_tile_lists &lists, int64_t row) {
+    int64_t begin = lists.start[row];
+    tiles = lists.tiles + begin;
+    total = (int)(lists.start[row + 1] - begin);
     partial_count = lists.partial_count[row];
-    total = partial_count + lists.full_count[row];
-    partial = lists.partial + row * lists.cols;
-    full = lists.full + row * lists.cols;
   }
-  __device__ __forceinline__ int64_t at(int index) const {
-    return index < partial_count ? partial[index] : full[index - partial_count];
-  }
+  __device__ __forceinline__ int64_t at(int index) const { return tiles[index]; }
 };
 
 } // namespace attnc_mma

@@ -23,13 +23,13 @@ constexpr const char *kTensorGradFinishKernel = "attnc_backward_tensor_grad_fini
 
 // Mirrors attnc_tile_lists (attnc_mma.cuh).
 struct TileLists {
-  CUdeviceptr fullCount, partialCount, full, partial;
+  CUdeviceptr start, partialCount, tiles;
   int64_t rows, cols;
 };
 
 TileLists tileLists(const DeviceLayout &layout) {
-  return {layout.fullCount->pointer(), layout.partialCount->pointer(), layout.full->pointer(),
-          layout.partial->pointer(), layout.rows, layout.cols};
+  return {layout.start->pointer(), layout.partialCount->pointer(), layout.tiles->pointer(),
+          layout.rows, layout.cols};
 }
 
 using Strides = std::array<int64_t, 3>;
@@ -47,7 +47,7 @@ struct ForwardArgs {
   TileLists layout;
 };
 
-static_assert(sizeof(ForwardArgs) == 4 * 8 + 2 * 8 + 5 * 8 + 12 * 8 + 4 * 8 + 2 * 8);
+static_assert(sizeof(ForwardArgs) == 4 * 8 + 2 * 8 + 5 * 8 + 12 * 8 + 3 * 8 + 2 * 8);
 
 // Mirrors attnc_backward_args (attnc_backward.cuh).
 struct BackwardArgs {
@@ -60,7 +60,7 @@ struct BackwardArgs {
 };
 
 static_assert(sizeof(BackwardArgs) ==
-              4 * 8 + 2 * 8 + 10 * 8 + 24 * 8 + 2 * 6 * 8 + sizeof(DeviceTensorGrads));
+              4 * 8 + 2 * 8 + 10 * 8 + 24 * 8 + 2 * 5 * 8 + sizeof(DeviceTensorGrads));
 
 unsigned sharedBytes(int headDim, int64_t blockQ) {
   return static_cast<unsigned>((blockQ + 2 * kBlockN) * headDim * 2);
@@ -316,7 +316,7 @@ void Attention::Impl::checkProblemTensors(const BlockLayout &layout, int64_t bat
                                           const Tensor &q, const Tensor &k, const Tensor &v,
                                           const Tensor &o) const {
   const Problem &problem = layout.problem();
-  if (!layout.device_.full)
+  if (!layout.device_.tiles)
     throw Error("the layout is empty: build it with Attention::layout");
   checkTensor("q", q, dtype, {batch, problem.heads, problem.seqQ, headDim});
   checkTensor("k", k, dtype, {batch, problem.kvHeads, problem.seqK, headDim});

@@ -20,10 +20,13 @@ constexpr unsigned kWarpsPerBlock = 8; // ATTNC_LAYOUT_WARPS_PER_BLOCK
 struct LayoutArgs {
   DeviceShape shape;
   int64_t batchHi, blockQ, blockK, byKey, rows, cols;
-  CUdeviceptr fullCount, partialCount, full, partial;
+  CUdeviceptr partialCount, start, tiles;
 };
 
-static_assert(sizeof(LayoutArgs) == 4 * 8 + 6 * 8 + 4 * 8);
+static_assert(sizeof(LayoutArgs) == 4 * 8 + 6 * 8 + 3 * 8);
+
+constexpr const char *kScanKernel = "attnc_layout_scan";
+constexpr unsigned kScanThreads = 1024;
 
 std::string compileForDevice(const std::string &source, KernelCache &cache) {
   CompileRequest request;
@@ -52,8 +55,8 @@ std::vector<PatternTensor> uploadTensors(const std::vector<HostTensorArg> &tenso
   return device;
 }
 
-std::vector<int32_t> download(const DeviceBuffer &buffer) {
-  std::vector<int32_t> host(buffer.size() / sizeof(int32_t));
+template <typename T> std::vector<T> download(const DeviceBuffer &buffer) {
+  std::vector<T> host(buffer.size() / sizeof(T));
   buffer.download(host.data());
   return host;
 }
@@ -143,11 +146,8 @@ DeviceLayout LayoutKernel::buildOnDevice(const LayoutShape &shape, int64_t block
   layout.blockK = blockK;
   summarize(tensors, deviceTensors, layout, stream);
   std::size_t rowCount = static_cast<std::size_t>(shape.numHeads * layout.rows);
-  std::size_t tileCount = rowCount * static_cast<std::size_t>(layout.cols);
-  layout.fullCount = std::make_shared<DeviceBuffer>(rowCount * sizeof(int32_t));
   layout.partialCount = std::make_shared<DeviceBuffer>(rowCount * sizeof(int32_t));
-  layout.full = std::make_shared<DeviceBuffer>(tileCount * sizeof(int32_t));
-  layout.partial = std::make_shared<DeviceBuffer>(tileCount * sizeof(int32_t));
+  layout.start = std::make_shared<DeviceBuffer>((rowCount + 1) * sizeof(int64_t));
   LayoutArgs args{{shape.numHeads, shape.seqQ, shape.seqK, shape.headDim},
                   shape.batch - 1,
                   blockQ,
@@ -155,14 +155,24 @@ DeviceLayout LayoutKernel::buildOnDevice(const LayoutShape &shape, int64_t block
                   byKey ? 1 : 0,
                   layout.rows,
                   layout.cols,
-                  layout.fullCount->pointer(),
                   layout.partialCount->pointer(),
-                  layout.full->pointer(),
-                  layout.partial->pointer()};
+                  layout.start->pointer(),
+                  0};
   void *params[] = {&args, &deviceTensors};
   Dim3 grid{static_cast<unsigned>(ceilDiv(static_cast<int64_t>(rowCount), kWarpsPerBlock))};
   Dim3 block{32 * kWarpsPerBlock};
-  launch(function_, grid, block, params, 0, stream);
+  launch(function_, grid, block, params, 0, stream); // counts
+  CUdeviceptr start = layout.start->pointer();
+  int64_t rows = static_cast<int64_t>(rowCount);
+  void *scanParams[] = {&start, &rows};
+  launch(module_->function(kScanKernel), Dim3{1}, Dim3{kScanThreads}, scanParams, 0, stream);
+  int64_t total = 0;
+  check(driver().cuStreamSynchronize(stream), "cuStreamSynchronize");
+  check(driver().cuMemcpyDtoH(&total, start + rowCount * sizeof(int64_t), sizeof(total)),
+        "cuMemcpyDtoH");
+  layout.tiles = std::make_shared<DeviceBuffer>(std::max<int64_t>(total, 1) * sizeof(int32_t));
+  args.tiles = layout.tiles->pointer();
+  launch(function_, grid, block, params, 0, stream); // lists
   return layout;
 }
 
@@ -175,17 +185,20 @@ GpuLayout DeviceLayout::download() const {
   host.blockK = blockK;
   host.order = order;
   check(driver().cuCtxSynchronize(), "cuCtxSynchronize");
-  host.fullCount = attn::download(*fullCount);
-  host.partialCount = attn::download(*partialCount);
-  host.full = attn::download(*full);
-  host.partial = attn::download(*partial);
-  // Slots past a row's count are never written: clear them so that the
-  // downloaded lists are deterministic as a whole.
-  for (int64_t row = 0; row < numHeads * rows; ++row) {
-    std::fill(host.full.begin() + row * cols + host.fullCount[row],
-              host.full.begin() + (row + 1) * cols, 0);
-    std::fill(host.partial.begin() + row * cols + host.partialCount[row],
-              host.partial.begin() + (row + 1) * cols, 0);
+  std::vector<int64_t> starts = attn::download<int64_t>(*start);
+  host.partialCount = attn::download<int32_t>(*partialCount);
+  std::vector<int32_t> lists = attn::download<int32_t>(*tiles);
+  int64_t rowCount = numHeads * rows;
+  host.fullCount.resize(rowCount);
+  host.full.assign(rowCount * cols, 0);
+  host.partial.assign(rowCount * cols, 0);
+  for (int64_t row = 0; row < rowCount; ++row) {
+    int32_t partials = host.partialCount[row];
+    host.fullCount[row] = static_cast<int32_t>(starts[row + 1] - starts[row]) - partials;
+    auto begin = lists.begin() + starts[row];
+    std::copy(begin, begin + partials, host.partial.begin() + row * cols);
+    std::copy(begin + partials, begin + partials + host.fullCount[row],
+              host.full.begin() + row * cols);
   }
   return host;
 }

@@ -66,7 +66,7 @@ public:
   const Problem &problem() const { return problem_; }
   int64_t blockQ() const { return device_.blockQ; }
   int64_t blockK() const { return device_.blockK; }
-  bool hasBackward() const { return static_cast<bool>(backwardByKey_.full); }
+  bool hasBackward() const { return static_cast<bool>(backwardByKey_.tiles); }
   // Copies the lists to the host (tests).
   GpuLayout download() const;
   GpuLayout downloadBackward(LayoutOrder order) const;

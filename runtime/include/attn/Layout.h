@@ -50,13 +50,16 @@ struct DeviceTensors;
 // and dQ), or key tiles listing query tiles (dK and dV).
 enum class LayoutOrder { ByQuery, ByKey };
 
-// A layout kept on the device, where the forward kernel reads it. The same
-// rows as GpuLayout; the buffers are shared by copies.
+// A layout kept on the device, where the kernels read it. The same rows as
+// GpuLayout, compact: row r's tiles are tiles[start[r], start[r + 1]), the
+// first partialCount[r] of them PARTIAL, the others FULL, so that memory
+// grows with the tiles listed, not with rows x cols. The buffers are shared
+// by copies.
 struct DeviceLayout {
   int64_t numHeads = 0, rows = 0, cols = 0;
   int64_t blockQ = 0, blockK = 0;
   LayoutOrder order = LayoutOrder::ByQuery;
-  std::shared_ptr<DeviceBuffer> fullCount, partialCount, full, partial;
+  std::shared_ptr<DeviceBuffer> start, partialCount, tiles; // int64 rows + 1, int32 rows, int32
   // The integer tensors' run summaries the layout kernel read (it may still
   // be running when buildOnDevice returns).
   std::vector<std::shared_ptr<DeviceBuffer>> summaries;
@@ -69,10 +72,11 @@ struct GpuLayout {
   int64_t blockQ = 0, blockK = 0;           // (ByKey: rows are key tiles)
   LayoutOrder order = LayoutOrder::ByQuery;
   // Row r = h * rows + t: the counts of query tile t of head h, and its tile
-  // indices at [r * cols, r * cols + count) (each row has room for cols).
+  // indices at [r * cols, r * cols + count) (each row has room for cols: the
+  // device's compact lists spread out, for tests).
   std::vector<int32_t> fullCount, partialCount;
   std::vector<int32_t> full, partial;
-  double kernelMs = 0; // the launch alone, waited for, measured on the host
+  double kernelMs = 0; // the build, waited for, measured on the host
 
   std::vector<int32_t> fullTiles(int64_t h, int64_t t) const;
   std::vector<int32_t> partialTiles(int64_t h, int64_t t) const;
@@ -99,7 +103,8 @@ public:
                   const std::vector<HostTensorArg> &tensors,
                   LayoutOrder order = LayoutOrder::ByQuery) const;
 
-  // Builds on `stream` without waiting, from tensors already on the device.
+  // Builds on `stream` from tensors already on the device: waits once for the
+  // number of tiles (to size the lists), not for the lists.
   DeviceLayout buildOnDevice(const LayoutShape &shape, int64_t blockQ, int64_t blockK,
                              const std::vector<PatternTensor> &tensors, CUstream stream,
                              LayoutOrder order = LayoutOrder::ByQuery) const;
