@@ -43,15 +43,15 @@ for file in "${patterns[@]}"; do
   "$attnc" show "$file" --seq 40 --heads 4 $args
 done
 
-# Each pattern through the whole compiler: its kernel bundle, compiled by
-# NVRTC to PTX for sm_80 (no GPU needed).
+# Each pattern through the whole compiler: its kernel bundle with the forward
+# and backward kernels, compiled by NVRTC to PTX for sm_80 (no GPU needed).
 kernels="$build/kernels"
 mkdir -p "$kernels"
 echo
-echo "== attnc compile --emit=ptx: ${#patterns[@]} bundled patterns (bf16, head dim 128, sm_80)"
+echo "== attnc compile --emit=ptx --backward: ${#patterns[@]} bundled patterns (bf16, head dim 128, sm_80)"
 for file in "${patterns[@]}"; do
   name="$(basename "$file" .pattern)"
-  "$attnc" compile "$file" --emit=ptx --arch sm_80 -o "$kernels/$name.ptx"
+  "$attnc" compile "$file" --emit=ptx --backward --arch sm_80 -o "$kernels/$name.ptx"
   echo "  $name: $(grep -c '^\.visible \.entry' "$kernels/$name.ptx") kernels, $(wc -c <"$kernels/$name.ptx") bytes of PTX"
 done
 
