@@ -381,6 +381,8 @@ void markDeviceFunctions(ModuleOp module) {
 // pass them.
 constexpr const char *kCommonParams = "attnc_shape shape, const attnc_tensors &tensors";
 constexpr const char *kCommonArgs = "shape, tensors";
+/// The parameters of a pair, after kCommonParams.
+constexpr const char *kPair = "int64_t b, int64_t h, int64_t i, int64_t j";
 
 /// The set head `h` uses, as a function name suffix, for each head class; a
 /// single entry "attend" when one set applies to every head; empty when every
@@ -461,6 +463,19 @@ void printPreamble(attn::PatternOp pattern, const llvm::StringMap<TensorSlot> &t
   os << "};\n\n";
 }
 
+/// One float member of attnc_<p>_elements over a pair (and the incoming
+/// score when `takesScore`): the pattern's function `name` when it has one,
+/// else `identity`.
+void printPairMember(llvm::raw_ostream &os, const std::string &prefix, const char *name,
+                     bool present, bool takesScore, const char *identity) {
+  os << fmt::format("  static __device__ __forceinline__ float {}({}, {}{}) {{\n"
+                    "    return {};\n  }}\n",
+                    name, kCommonParams, kPair, takesScore ? ", float score" : "",
+                    present ? fmt::format("(float){}{}({}, b, h, i, j{})", prefix, name,
+                                          kCommonArgs, takesScore ? ", score" : "")
+                            : std::string(identity));
+}
+
 /// attnc_<p>_elements: what the forward and backward kernels ask of a
 /// pattern, with the identity where the pattern has no bias, score or scale
 /// statement.
@@ -470,7 +485,6 @@ void printElements(attn::PatternOp pattern, bool narrow, llvm::raw_ostream &os) 
   bool hasScore = static_cast<bool>(pattern.getUnique<attn::ScoreOp>());
   bool hasScale = static_cast<bool>(pattern.getUnique<attn::ScaleOp>());
   bool hasTensorGrad = static_cast<bool>(pattern.getUnique<attn::TensorGradOp>());
-  constexpr const char *kPair = "int64_t b, int64_t h, int64_t i, int64_t j";
   os << fmt::format("struct {}elements {{\n"
                     "  static constexpr bool has_bias = {};\n"
                     "  static constexpr bool has_score = {};\n"
@@ -481,23 +495,9 @@ void printElements(attn::PatternOp pattern, bool narrow, llvm::raw_ostream &os) 
   os << fmt::format("  static __device__ __forceinline__ bool attends({}, {}) {{\n"
                     "    return {}attends({}, b, h, i, j);\n  }}\n",
                     kCommonParams, kPair, prefix, kCommonArgs);
-  os << fmt::format("  static __device__ __forceinline__ float bias({}, {}) {{\n"
-                    "    return {};\n  }}\n",
-                    kCommonParams, kPair,
-                    hasBias ? fmt::format("(float){}bias({}, b, h, i, j)", prefix, kCommonArgs)
-                            : "0.f");
-  os << fmt::format("  static __device__ __forceinline__ float score({}, {}, float score) {{\n"
-                    "    return {};\n  }}\n",
-                    kCommonParams, kPair,
-                    hasScore ? fmt::format("(float){}score({}, b, h, i, j, score)", prefix,
-                                           kCommonArgs)
-                             : "score");
-  os << fmt::format("  static __device__ __forceinline__ float score_grad({}, {}, float score) {{\n"
-                    "    return {};\n  }}\n",
-                    kCommonParams, kPair,
-                    hasScore ? fmt::format("(float){}score_grad({}, b, h, i, j, score)", prefix,
-                                           kCommonArgs)
-                             : "1.f");
+  printPairMember(os, prefix, "bias", hasBias, /*takesScore=*/false, "0.f");
+  printPairMember(os, prefix, "score", hasScore, /*takesScore=*/true, "score");
+  printPairMember(os, prefix, "score_grad", hasScore, /*takesScore=*/true, "1.f");
   // The gradients of the float tensors of bias and score for one pair;
   // nothing to add when they read none.
   os << fmt::format("  static __device__ __forceinline__ void tensor_grad({}, {}grads, {}, "
