@@ -5,6 +5,8 @@
 #include "ReferenceAttention.h"
 
 #include "attnc/interp/Bindings.h"
+#include "attnc/mlirgen/MLIRGen.h"
+#include "attnc/pipeline/Pipeline.h"
 
 #include <gtest/gtest.h>
 
@@ -120,6 +122,14 @@ const ::attn::Attention &attentionFor(const KernelKey &key) {
 mlir::MLIRContext &testContext() {
   static mlir::MLIRContext context;
   return context;
+}
+
+LoweredPattern::LoweredPattern(const CheckedFile &file) {
+  const ast::Pattern &pattern = *file.ast.patterns.front();
+  module = mlirGen(testContext(), file.ast, *file.source, &pattern);
+  if (mlir::failed(runLayoutPipeline(*module, {})))
+    throw std::runtime_error("the layout pipeline failed on " + pattern.name);
+  op = *module->getBody()->getOps<attn::PatternOp>().begin();
 }
 
 void synchronize() { ::attn::check(::attn::driver().cuCtxSynchronize(), "cuCtxSynchronize"); }

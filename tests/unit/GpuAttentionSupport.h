@@ -12,7 +12,11 @@
 
 #include "attn/attn.h"
 
+#include "attnc/Dialect/Attn/AttnOps.h"
+
+#include "mlir/IR/BuiltinOps.h"
 #include "mlir/IR/MLIRContext.h"
+#include "mlir/IR/OwningOpRef.h"
 
 #include <cstdint>
 #include <ostream>
@@ -48,6 +52,16 @@ const ::attn::Attention &attentionFor(const KernelKey &key);
 
 /// One context for lowering patterns and typing their tensors.
 mlir::MLIRContext &testContext();
+
+/// The file's first pattern after the layout pipeline (default parameters),
+/// in testContext(): for its evaluator (CPU layout, score derivative).
+/// Throws std::runtime_error when the pipeline fails.
+struct LoweredPattern {
+  mlir::OwningOpRef<mlir::ModuleOp> module;
+  attn::PatternOp op;
+
+  explicit LoweredPattern(const CheckedFile &file);
+};
 
 void synchronize();
 

@@ -17,8 +17,6 @@
 #include "ReferenceAttention.h"
 
 #include "attnc/layout/Layout.h"
-#include "attnc/mlirgen/MLIRGen.h"
-#include "attnc/pipeline/Pipeline.h"
 
 #include <gtest/gtest.h>
 
@@ -51,20 +49,6 @@ const attn::Attention &trainingAttention(const std::string &pattern, attn::DType
   return attentionFor({pattern, dtype, headDim, 128, true});
 }
 
-/// The pattern after the layout pipeline, for its compiled score derivative
-/// and its CPU layout.
-struct LoweredPattern {
-  mlir::OwningOpRef<mlir::ModuleOp> module;
-  attnc::attn::PatternOp op;
-
-  explicit LoweredPattern(const attnc::CheckedFile &file) {
-    const attnc::ast::Pattern &pattern = *file.ast.patterns.front();
-    module = attnc::mlirGen(testContext(), file.ast, *file.source, &pattern);
-    if (mlir::failed(attnc::runLayoutPipeline(*module, {})))
-      throw std::runtime_error("the layout pipeline failed on " + pattern.name);
-    op = *module->getBody()->getOps<attnc::attn::PatternOp>().begin();
-  }
-};
 
 /// d score / ds from the compiler's attn.score_grad (what the kernels run),
 /// evaluated on the CPU; serialized, as the evaluator is not shared across

@@ -16,8 +16,6 @@
 #include "ReferenceAttention.h"
 
 #include "attnc/layout/Layout.h"
-#include "attnc/mlirgen/MLIRGen.h"
-#include "attnc/pipeline/Pipeline.h"
 
 #include "attn/attn.h"
 
@@ -25,16 +23,10 @@
 
 #include <algorithm>
 #include <array>
-#include <atomic>
 #include <cmath>
 #include <functional>
 #include <limits>
-#include <map>
-#include <mutex>
-#include <memory>
 #include <random>
-#include <set>
-#include <thread>
 #include <tuple>
 
 namespace {
@@ -280,9 +272,7 @@ TEST_P(GpuForwardLayout, EqualsTheCpuBuildersAtTheKernelsTiles) {
   const attn::Attention &attention = attentionFor(c.pattern, c.dtype, c.headDim, c.blockQ);
   attnc::CheckedFile file = checkPatternFile(c.pattern);
   const attnc::ast::Pattern &pattern = *file.ast.patterns.front();
-  auto module = attnc::mlirGen(testContext(), file.ast, *file.source, &pattern);
-  ASSERT_TRUE(mlir::succeeded(attnc::runLayoutPipeline(*module, {})));
-  auto op = *module->getBody()->getOps<attnc::attn::PatternOp>().begin();
+  attnc::test::LoweredPattern lowered(file);
   std::mt19937 rng(seedOf(kernelCaseName(c)));
   for (auto [heads, seqQ, seqK] : {std::tuple<int64_t, int64_t, int64_t>{4, 1000, 1000},
                                    {3, 100, 1000}, {2, 1000, 333}, {1, 4096, 4096}}) {
@@ -291,7 +281,7 @@ TEST_P(GpuForwardLayout, EqualsTheCpuBuildersAtTheKernelsTiles) {
                                               {heads, seqQ, seqK, c.headDim}, rng, tensors));
     attn::BlockLayout layout = attention.layout({2, heads, heads, seqQ, seqK}, tensors.device);
     attnc::attn::Sizes sizes{heads, seqQ, seqK, c.headDim};
-    attnc::attn::PatternEvaluator twins(op, sizes, tensors.host.ir);
+    attnc::attn::PatternEvaluator twins(lowered.op, sizes, tensors.host.ir);
     auto cpu = attnc::layout::buildLayout(twins, nullptr, sizes,
                                           {layout.blockQ(), layout.blockK(), false});
     ASSERT_TRUE(static_cast<bool>(cpu)) << llvm::toString(cpu.takeError());
