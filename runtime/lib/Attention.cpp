@@ -287,17 +287,20 @@ BlockLayout Attention::layout(const Problem &problem, const std::vector<PatternT
                               CUstream stream) const {
   checkProblem(problem, impl_->options.blockQ);
   checkPatternTensors(impl_->bundle, tensors, problem, impl_->headDim);
+  const bool backward = impl_->options.backward;
+  if (backward) {
+    checkProblem(problem, kBackwardBlock);
+    if (ceilDiv(problem.seqK, kBackwardBlock) > kMaxGridY)
+      throw Error("Nk = " + std::to_string(problem.seqK) + " is too long for the backward: at most " +
+                  std::to_string(kMaxGridY * kBackwardBlock));
+  }
   BlockLayout layout;
   layout.problem_ = problem;
   layout.tensors_ = tensors;
   LayoutShape shape{problem.heads, problem.seqQ, problem.seqK, impl_->headDim, problem.batch};
   layout.device_ =
       impl_->layout.buildOnDevice(shape, impl_->options.blockQ, kBlockN, tensors, stream);
-  if (impl_->options.backward) {
-    checkProblem(problem, kBackwardBlock);
-    if (ceilDiv(problem.seqK, kBackwardBlock) > kMaxGridY)
-      throw Error("Nk = " + std::to_string(problem.seqK) + " is too long for the backward: at most " +
-                  std::to_string(kMaxGridY * kBackwardBlock));
+  if (backward) {
     layout.backwardByQuery_ = impl_->layout.buildOnDevice(
         shape, kBackwardBlock, kBackwardBlock, tensors, stream, LayoutOrder::ByQuery);
     layout.backwardByKey_ = impl_->layout.buildOnDevice(shape, kBackwardBlock, kBackwardBlock,
