@@ -115,7 +115,9 @@ void LayoutKernel::summarize(const std::vector<PatternTensor> &tensors, DeviceTe
     int64_t runs = rows * ceilDiv(length, kRun);
     if (runs == 0)
       continue;
-    auto summary = std::make_shared<DeviceBuffer>(static_cast<std::size_t>(runs) * 16);
+    // A run's smallest and largest element, as two int64.
+    auto summary =
+        std::make_shared<DeviceBuffer>(static_cast<std::size_t>(runs) * 2 * sizeof(int64_t));
     CUdeviceptr out = summary->pointer();
     void *params[] = {&device.t[k], &rows, &length, &out};
     const char *name = tensorTypes_[k] == ElementType::I32 ? "attnc_tensor_summary_i32"
