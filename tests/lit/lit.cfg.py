@@ -21,6 +21,7 @@ config.test_exec_root = lit_config.params.get("attnc_exec_root", config.attnc_ex
 config.substitutions.append(("%attnc-opt", os.path.join(config.attnc_bin_dir, "attnc-opt")))
 config.substitutions.append(("%attnc", os.path.join(config.attnc_bin_dir, "attnc")))
 config.substitutions.append(("%patterns", os.path.join(config.attnc_source_dir, "patterns")))
+config.substitutions.append(("%bench", os.path.join(config.attnc_source_dir, "bench")))
 config.substitutions.append(("FileCheck", os.path.join(config.llvm_tools_dir, "FileCheck")))
 config.substitutions.append(("%not", os.path.join(config.llvm_tools_dir, "not")))
 config.substitutions.append(("%python", sys.executable))
@@ -34,3 +35,9 @@ try:
         config.available_features.add("gpu")
 except OSError:
     pass
+
+# `REQUIRES: numpy` / `REQUIRES: matplotlib`: the Python tests of bench/ need
+# them in the interpreter that runs lit (%python); without, they are skipped.
+for module in ["numpy", "matplotlib"]:
+    if subprocess.run([sys.executable, "-c", "import " + module], capture_output=True).returncode == 0:
+        config.available_features.add(module)
