@@ -1,7 +1,7 @@
 //===- Check.cpp - attnc-bench --check: the pair count, checked twice -----===//
 #include "Check.h"
 
-#include "DeviceTensors.h"
+#include "PatternBuffers.h"
 #include "Listing.h"
 
 #include "attnc/frontend/Frontend.h"

@@ -2,7 +2,7 @@
 #include "Measure.h"
 
 #include "Check.h"
-#include "DeviceTensors.h"
+#include "PatternBuffers.h"
 #include "Listing.h"
 
 #include "attn/Error.h"

@@ -96,7 +96,9 @@ std::optional<llvm::json::Object> PreviousResults::find(const Case &c) const {
 }
 
 Report::Report(ReportHeader header, std::string jsonPath)
-    : header_(std::move(header)), jsonPath_(std::move(jsonPath)) {}
+    : header_(std::move(header)), jsonPath_(std::move(jsonPath)) {
+  writeJson(); // an unwritable path fails now, not after the first case
+}
 
 void Report::add(const Case &c, llvm::json::Object row) {
   bool firstOfTable = c.layoutOnly ? layoutCases_.empty() : cases_.empty();

@@ -39,7 +39,8 @@ private:
 
 class Report {
 public:
-  /// `jsonPath` empty: no JSON file.
+  /// `jsonPath` empty: no JSON file. Writes the empty report at once;
+  /// throws attn::Error when it cannot.
   Report(ReportHeader header, std::string jsonPath);
 
   /// Adds a row (a case's fields and metrics, or "error") to its table and

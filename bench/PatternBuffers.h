@@ -1,4 +1,4 @@
-//===- DeviceTensors.h - A case's pattern tensors on the device -----------===//
+//===- PatternBuffers.h - A case's pattern tensors on the device ----------===//
 #pragma once
 
 #include "CaseTensors.h"
@@ -6,6 +6,7 @@
 #include "attn/Layout.h"
 #include "attn/Module.h"
 
+#include <algorithm>
 #include <memory>
 #include <vector>
 
@@ -18,8 +19,9 @@ struct PatternBuffers {
 
   explicit PatternBuffers(const std::vector<CaseTensor> &tensors) {
     for (const CaseTensor &tensor : tensors) {
-      // DeviceBuffer wants at least one byte; an empty tensor is not read.
-      buffers.push_back(std::make_unique<attn::DeviceBuffer>(std::max<size_t>(tensor.bytes.size(), 1)));
+      // cuMemAlloc refuses 0 bytes; an empty tensor is never read.
+      buffers.push_back(
+          std::make_unique<attn::DeviceBuffer>(std::max<size_t>(tensor.bytes.size(), 1)));
       if (!tensor.bytes.empty())
         buffers.back()->upload(tensor.bytes.data());
       args.push_back({buffers.back()->pointer(), tensor.shape});
