@@ -174,15 +174,17 @@ llvm::Error SuiteParser::readParams(const Value &value, const std::string &where
                                     Case &c) const {
   const Object *params = value.getAsObject();
   if (!params)
-    return error(where, "expected an object of parameter values (name: number or string)");
+    return error(where, "expected an object of parameter values (name: value)");
   for (const auto &[name, param] : *params) {
     std::string at = where + "." + name.str();
     if (param.getAsNumber())
       c.params.emplace_back(name.str(), numberText(param));
     else if (std::optional<llvm::StringRef> text = param.getAsString())
       c.params.emplace_back(name.str(), text->str());
+    else if (std::optional<bool> flag = param.getAsBoolean())
+      c.params.emplace_back(name.str(), *flag ? "true" : "false");
     else
-      return error(at, "expected a number or a string");
+      return error(at, "expected a number, a string or a boolean");
   }
   std::sort(c.params.begin(), c.params.end());
   return llvm::Error::success();

@@ -101,6 +101,14 @@ TEST(BenchSuite, CaseKeysOverrideDefaultsAndListsExpandInOrder) {
   EXPECT_TRUE(suite.layoutCases.empty());
 }
 
+TEST(BenchSuite, ParameterValuesAsAttncTakesThem) {
+  Suite suite = parse(R"({"cases": [{"pattern": "causal", "N": 8,
+    "params": {"w": 1024, "x": 30.0, "y": 0.125, "z": "text", "b": true}}]})");
+  EXPECT_EQ(suite.cases[0].params,
+            (std::vector<std::pair<std::string, std::string>>{
+                {"b", "true"}, {"w", "1024"}, {"x", "30"}, {"y", "0.125"}, {"z", "text"}}));
+}
+
 TEST(BenchSuite, BuiltInDefaults) {
   Suite suite = parse(R"({"cases": [{"pattern": "causal", "N": 8}],
                           "layout_cases": [{"pattern": "causal", "N": 8}]})");
@@ -213,7 +221,7 @@ TEST(BenchSuite, SchemaErrorsNameCaseAndKey) {
   EXPECT_EQ(parseError(R"({"cases": [{"pattern": "causal"}]})"),
             "suite.json: cases[0]: no N (give it in the case or in \"defaults\")");
   EXPECT_EQ(parseError(R"({"cases": [{"pattern": "causal", "N": 8, "params": {"w": [1]}}]})"),
-            "suite.json: cases[0].params.w: expected a number or a string");
+            "suite.json: cases[0].params.w: expected a number, a string or a boolean");
   EXPECT_EQ(parseError(R"({"layout_cases": [{"pattern": "causal", "N": 8, "D": 64}], "cases": []})"),
             "suite.json: layout_cases[0].D: unknown key (known: B, H, Hkv, N, dtype, file, params, "
             "pattern, tensors)");
