@@ -18,6 +18,7 @@ exec(open(site_config).read())
 # entry, so that parallel runs share (and corrupt) no file.
 config.test_exec_root = lit_config.params.get("attnc_exec_root", config.attnc_exec_root)
 
+config.substitutions.append(("%attnc-bench", os.path.join(config.attnc_bin_dir, "attnc-bench")))
 config.substitutions.append(("%attnc-opt", os.path.join(config.attnc_bin_dir, "attnc-opt")))
 config.substitutions.append(("%attnc", os.path.join(config.attnc_bin_dir, "attnc")))
 config.substitutions.append(("%patterns", os.path.join(config.attnc_source_dir, "patterns")))

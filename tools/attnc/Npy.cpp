@@ -269,10 +269,11 @@ llvm::Expected<Array> readFile(const std::string &path) {
   return parse(*bytes, path);
 }
 
-std::string encodeF32(llvm::ArrayRef<int64_t> shape, llvm::ArrayRef<float> values) {
+std::string encode(DType dtype, llvm::ArrayRef<int64_t> shape, const void *data) {
   // Python's repr of the shape tuple: "()", "(5,)", "(2, 3)".
   std::string tuple = "(" + joinDims(shape) + (shape.size() == 1 ? ",)" : ")");
-  std::string header = "{'descr': '<f4', 'fortran_order': False, 'shape': " + tuple + ", }";
+  std::string header = std::string("{'descr': '") + dtypeDescr(dtype) +
+                       "', 'fortran_order': False, 'shape': " + tuple + ", }";
   // The preamble is 10 bytes (magic, version, 2-byte length); the header
   // ends with a newline and is padded with spaces so the data is aligned.
   std::size_t unpadded = kMagic.size() + 4 + header.size() + 1;
@@ -284,8 +285,15 @@ std::string encodeF32(llvm::ArrayRef<int64_t> shape, llvm::ArrayRef<float> value
   bytes += static_cast<char>(header.size() & 0xff);
   bytes += static_cast<char>(header.size() >> 8);
   bytes += header;
-  bytes.append(reinterpret_cast<const char *>(values.data()), values.size() * sizeof(float));
+  int64_t elements = 1;
+  for (int64_t dim : shape)
+    elements *= dim;
+  bytes.append(static_cast<const char *>(data), elements * dtypeBytes(dtype));
   return bytes;
+}
+
+std::string encodeF32(llvm::ArrayRef<int64_t> shape, llvm::ArrayRef<float> values) {
+  return encode(DType::F32, shape, values.data());
 }
 
 } // namespace attnc::npy

@@ -38,6 +38,10 @@ std::string shapeText(llvm::ArrayRef<int64_t> shape);
 llvm::Expected<Array> parse(llvm::StringRef bytes, llvm::StringRef name);
 llvm::Expected<Array> readFile(const std::string &path);
 
+/// The elements at `data` (C order, little-endian, as many as `shape`
+/// holds) as the bytes of a version 1.0 .npy file.
+std::string encode(DType dtype, llvm::ArrayRef<int64_t> shape, const void *data);
+
 /// A float32 array as the bytes of a version 1.0 .npy file.
 std::string encodeF32(llvm::ArrayRef<int64_t> shape, llvm::ArrayRef<float> values);
 

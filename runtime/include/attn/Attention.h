@@ -67,6 +67,9 @@ public:
   int64_t blockQ() const { return device_.blockQ; }
   int64_t blockK() const { return device_.blockK; }
   bool hasBackward() const { return static_cast<bool>(backwardByKey_.tiles); }
+  // The forward's tile lists as the kernels read them, for programs that
+  // launch their own kernels over a layout (the benchmark's pair counter).
+  const DeviceLayout &deviceLayout() const { return device_; }
   // Copies the lists to the host (tests).
   GpuLayout download() const;
   GpuLayout downloadBackward(LayoutOrder order) const;
