@@ -37,8 +37,21 @@ try:
 except OSError:
     pass
 
-# `REQUIRES: numpy` / `REQUIRES: matplotlib`: the Python tests of bench/ need
-# them in the interpreter that runs lit (%python); without, they are skipped.
+# `REQUIRES: numpy` / `REQUIRES: matplotlib`: the Python tests of bench/ run
+# under %bench-python, the first interpreter that has numpy: lit's own, else
+# the system's (where tools/setup.sh installs python3-numpy and
+# python3-matplotlib; lit's may be a pyenv one without them). Without numpy
+# anywhere they are skipped.
+def imports(python, module):
+    try:
+        return subprocess.run([python, "-c", "import " + module], capture_output=True).returncode == 0
+    except OSError:
+        return False
+
+bench_python = next((python for python in [sys.executable, "/usr/bin/python3"]
+                     if imports(python, "numpy")), sys.executable)
+# Before %bench, which is a prefix of it.
+config.substitutions.insert(0, ("%bench-python", bench_python))
 for module in ["numpy", "matplotlib"]:
-    if subprocess.run([sys.executable, "-c", "import " + module], capture_output=True).returncode == 0:
+    if imports(bench_python, module):
         config.available_features.add(module)

@@ -59,7 +59,7 @@ TEST(BenchSuite, DefaultSuiteExpandsNOuterDInner) {
                                       "causal B=1 H=16 Hkv=16 N=32768 D=64 bf16"}));
   EXPECT_EQ(ids[4], "sliding_window(window=1024) B=1 H=16 Hkv=16 N=8192 D=128 bf16");
   EXPECT_EQ(ids[20], "softcap(cap=30) B=1 H=16 Hkv=16 N=8192 D=128 bf16");
-  EXPECT_EQ(ids[24], "strided(stride=128) B=1 H=16 Hkv=16 N=8192 D=128 bf16");
+  EXPECT_EQ(ids[24], "strided(stride=64) B=1 H=16 Hkv=16 N=8192 D=128 bf16");
   EXPECT_EQ(ids.back(), "fixed(c=32,stride=128) B=1 H=16 Hkv=16 N=32768 D=64 bf16");
   const Case &document = suite->cases[12];
   EXPECT_EQ(document.pattern, "document");
@@ -71,7 +71,7 @@ TEST(BenchSuite, DefaultSuiteExpandsNOuterDInner) {
   // Layout cases: one per N, at the head dim of kLayoutCaseHeadDim, whatever
   // the defaults' D list.
   EXPECT_EQ(idsOf(suite->layoutCases),
-            (std::vector<std::string>{"strided(stride=512) B=1 H=16 Hkv=16 N=131072",
+            (std::vector<std::string>{"strided(stride=256) B=1 H=16 Hkv=16 N=131072",
                                       "strided(stride=1024) B=1 H=16 Hkv=16 N=1048576",
                                       "sliding_window(window=1024) B=1 H=16 Hkv=16 N=131072",
                                       "sliding_window(window=1024) B=1 H=16 Hkv=16 N=1048576",
