@@ -39,7 +39,7 @@ def run_attnc(attnc, case, arrays, tmp):
     command = [attnc, "run", case["file"], "--dtype", case["dtype"], "--layout", "bhnd"]
     command += define_flags(case.get("params") or {})
     for name, spec in (case.get("tensors") or {}).items():
-        command += ["--tensor", f"{name}={spec['path']}"]
+        command += ["--tensor", f"{name}={spec['npy']}"]
     for name in ("q", "k", "v", "o", "lse", "do", "dq", "dk", "dv"):
         command += [f"--{name}", path[name]]
     done = subprocess.run(command, capture_output=True, text=True)

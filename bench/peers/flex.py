@@ -60,10 +60,10 @@ def case_tensors(case):
     import torch
     tensors = {}
     for name, spec in (case.get("tensors") or {}).items():
-        if "path" not in spec:
+        if "npy" not in spec:
             raise RuntimeError(f"the listing gives no .npy path for tensor '{name}' "
                                "(attnc-bench --list --tensors-dir DIR)")
-        tensors[name] = torch.from_numpy(np.load(spec["path"])).cuda()
+        tensors[name] = torch.from_numpy(np.load(spec["npy"])).cuda()
     return tensors
 
 
@@ -173,6 +173,6 @@ def measure_layout(flex, lcase, pattern, params):
                            f"builds materialize the {N} x {N} mask"}
     tensors = case_tensors(lcase)
     mask_mod = pattern.mask(params, tensors, N, N)
-    _, first, median = time_block_mask(flex, mask_mod, heads, N)
+    _, first, median = time_block_mask(flex, mask_mod, heads, N, repeats=3, budget_s=20.0)
     return {"block_mask_heads": heads if heads is not None else "None (same for all heads)",
             "block_mask_first_s": first, "block_mask_ms": median}
