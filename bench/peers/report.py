@@ -60,6 +60,18 @@ def attnc_layouts(results):
     return {c["id"]: c for c in (results.get("attnc") or {}).get("layout_cases", [])}
 
 
+def records(results, key):
+    """(id, peers' record) of every case of results[key] and of attnc-bench's
+    results, in attnc-bench's order: a case attnc measured but the peers did
+    not (a run cut short) gets a record without peers, shown as not measured
+    instead of being left out."""
+    peers = results.get(key, {})
+    attnc = (results.get("attnc") or {}).get(key, [])
+    ids = [c["id"] for c in attnc] + [cid for cid in peers if cid not in {c["id"] for c in attnc}]
+    by_id = {c["id"]: c for c in attnc}
+    return [(cid, peers.get(cid) or {"case": by_id[cid]}) for cid in ids]
+
+
 def peer_state(record, notes, peer_label):
     """(ran, cell text for a failure) of one peer's record."""
     if record is None:
@@ -100,7 +112,7 @@ def check_cell(check, notes):
 def speed_rows(results, notes):
     attnc_by_id = attnc_cases(results)
     rows = []
-    for cid, rec in results.get("cases", {}).items():
+    for cid, rec in records(results, "cases"):
         attnc = attnc_by_id.get(cid)
         ok, why = attnc_state(attnc, results, notes)
         row = [f"`{cid}`"]
@@ -131,7 +143,7 @@ def speed_rows(results, notes):
 def _with_flex(results, key, by_id, notes):
     """(id, attnc cell text or None when it ran, attnc record, Flex cell text
     or None when it ran, Flex record, record) of each case of results[key]."""
-    for cid, rec in results.get(key, {}).items():
+    for cid, rec in records(results, key):
         attnc = by_id.get(cid)
         ok, why = attnc_state(attnc, results, notes)
         flex = rec.get("flex")
@@ -212,7 +224,7 @@ def build_block(results, chart_link=None):
     out += ["", "### Setup and correctness", ""]
     out.append(table(["case", "attnc layout fwd / train ms", "Flex block mask ms", "attnc cold compile s",
                       "Flex compile s", "check"], setup_rows(results, notes)))
-    if results.get("layout_cases"):
+    if records(results, "layout_cases"):
         out += ["", "### Layout build at large N", ""]
         out.append(table(["case", "attnc layout fwd / train ms", "Flex block mask ms"],
                          layout_rows(results, notes)))
@@ -254,13 +266,14 @@ def chart(results, path):
     import matplotlib.pyplot as plt
     import matplotlib.ticker
     attnc_by_id = attnc_cases(results)
-    ids = list(results.get("cases", {}))
+    by_id = dict(records(results, "cases"))
+    ids = list(by_id)
     series = []
     for key, label in [("flex", "Flex"), ("cudnn", "cuDNN")]:
         for direction in ("fwd", "bwd"):
             values = []
             for cid in ids:
-                peer = results["cases"][cid].get(key) or {}
+                peer = by_id[cid].get(key) or {}
                 attnc = attnc_by_id.get(cid) or {}
                 r = None if attnc.get("error") else _ratio(peer.get(f"{direction}_ms"), attnc.get(f"{direction}_ms"))
                 values.append(r if r else math.nan)

@@ -19,7 +19,7 @@ BENCH = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, BENCH)
 
 FAKE_BENCH = r'''#!/usr/bin/env python3
-import json, sys
+import json, re, sys
 args = sys.argv[1:]
 listing = json.load(open(__file__ + ".listing.json"))
 with open(__file__ + ".calls", "a") as log:
@@ -31,8 +31,9 @@ out = args[args.index("--json") + 1]
 skip = set()
 if "--skip-done" in args:
     skip = {c["id"] for c in json.load(open(args[args.index("--skip-done") + 1]))["cases"]}
-cases = [dict(id=c["id"], pairs=1000, fwd_ms=1.0, bwd_ms=2.0, fwdbwd_ms=3.0) for c in listing["cases"]
-         if c["id"] not in skip]
+wanted = args[args.index("--filter") + 1] if "--filter" in args else ""
+cases = [dict(id=c["id"], D=c["D"], pairs=1000, fwd_ms=1.0, bwd_ms=2.0, fwdbwd_ms=3.0) for c in listing["cases"]
+         if c["id"] not in skip and re.search(wanted, c["id"])]
 json.dump({"gpu": "fake", "cases": cases, "layout_cases": []}, open(out, "w"))
 '''
 
