@@ -162,6 +162,19 @@ private:
   llvm::SmallString<128> path_;
 };
 
+/// The cold time must come from NVRTC and the warm one from the disk cache
+/// alone, or the figure measures something else: checked with the cache's
+/// own counts (a cold compile of causal at D = 64 once took 0.08 s).
+void requireCacheUse(const attn::KernelCacheStats &stats, bool compiled, const char *what) {
+  bool expected = compiled ? stats.compiles > 0 && stats.diskHits == 0 && stats.memoryHits == 0
+                           : stats.compiles == 0 && stats.diskHits > 0;
+  if (!expected)
+    throw attn::Error(std::string(what) + " did not measure what it says: the kernel cache " +
+                      "compiled " + std::to_string(stats.compiles) + ", read " +
+                      std::to_string(stats.diskHits) + " from disk, " +
+                      std::to_string(stats.memoryHits) + " from memory");
+}
+
 double tflops(double flop, double ms) { return flop / (ms * 1e-3) / 1e12; }
 
 } // namespace
@@ -185,6 +198,7 @@ Variant &Bench::variant(const Case &c, bool withCounter) {
           attn::KernelCache empty(folder.path());
           attn::Attention cold(bundle, dtypeOf(c), static_cast<int>(c.D), &empty, training);
           variant.compileColdS = secondsSince(start);
+          requireCacheUse(empty.stats(), /*compiled=*/true, "cold compile");
         }
         attn::KernelCache onDisk(folder.path());
         start = std::chrono::steady_clock::now();
@@ -192,6 +206,7 @@ Variant &Bench::variant(const Case &c, bool withCounter) {
                                                              static_cast<int>(c.D), &onDisk,
                                                              training);
         variant.loadWarmMs = 1e3 * secondsSince(start);
+        requireCacheUse(onDisk.stats(), /*compiled=*/false, "warm load");
       } else {
         variant.training = std::make_unique<attn::Attention>(
             bundle, dtypeOf(c), static_cast<int>(c.D), nullptr, training);
