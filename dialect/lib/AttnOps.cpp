@@ -445,3 +445,57 @@ LogicalResult CmpRangeOp::fold(FoldAdaptor adaptor, SmallVectorImpl<OpFoldResult
   results.push_back(builder.getBoolAttr(t.mayBeFalse));
   return success();
 }
+
+//===----------------------------------------------------------------------===//
+// Disjoint components
+//===----------------------------------------------------------------------===//
+
+LogicalResult ComponentOp::verify() {
+  if (auto of = getOfAttr(); of && !lookupInPattern<SetOp>(*this, of))
+    return emitOpError("'") << of << "' does not name an 'attn.set' of this pattern";
+  if (failed(verifyElementRegion(*this, getBody(), indexTypes(getContext(), false),
+                                 IntegerType::get(getContext(), 1))))
+    return failure();
+  // I64Attr reads back as uint64_t: compare the signed values.
+  auto signedOf = [](std::optional<uint64_t> v) -> std::optional<int64_t> {
+    return v ? std::optional<int64_t>(static_cast<int64_t>(*v)) : std::nullopt;
+  };
+  if (static_cast<int64_t>(getIndex()) < 0)
+    return emitOpError("index must be non-negative");
+  if (static_cast<int64_t>(getClasses()) < 1)
+    return emitOpError("classes must be at least 1");
+  for (ArrayRef<int64_t> map : {getQueryMap(), getKeyMap()}) {
+    if (map.size() != 5)
+      return emitOpError("a tile map is [base, base_step, inner, outer_stride, inner_stride]");
+    if (map[2] < 1 || map[3] < 1 || map[4] < 0)
+      return emitOpError("a tile map needs inner >= 1, outer_stride >= 1, inner_stride >= 0");
+  }
+  if (auto window = signedOf(getWindow()); window && *window < 1)
+    return emitOpError("window must be at least 1");
+  std::optional<int64_t> l = signedOf(getModulus());
+  bool needsModulus = getForm() != ComponentForm::contiguous;
+  if (needsModulus != l.has_value())
+    return emitOpError("'modulus' is required by, and only by, forms other than contiguous");
+  if (l && *l < 1)
+    return emitOpError("modulus must be at least 1");
+  bool residue = getForm() == ComponentForm::residue_diagonal;
+  if (residue != getResidue().has_value())
+    return emitOpError("'residue' is required by, and only by, residue_diagonal");
+  if (residue && (*signedOf(getResidue()) < 0 || *signedOf(getResidue()) >= *l))
+    return emitOpError("residue must lie in [0, modulus)");
+  bool range = getForm() == ComponentForm::column_range;
+  if (range != (getLo().has_value() && getHi().has_value()) ||
+      (!range && (getLo() || getHi())))
+    return emitOpError("'lo' and 'hi' are required by, and only by, column_range");
+  if (range && !(0 <= *signedOf(getLo()) && *signedOf(getLo()) < *signedOf(getHi()) && *signedOf(getHi()) <= *l))
+    return emitOpError("column range must satisfy 0 <= lo < hi <= modulus");
+  if ((residue && static_cast<int64_t>(getClasses()) != *l) || (!residue && getClasses() != 1))
+    return emitOpError("residue_diagonal has 'modulus' classes, other forms one");
+  return success();
+}
+
+void ComponentOp::getAsmBlockArgumentNames(Region &region, OpAsmSetValueNameFn setName) {
+  nameIndexArguments(region, setName);
+}
+
+Value ComponentOp::getYielded() { return yieldedValue(*this); }

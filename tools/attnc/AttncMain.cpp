@@ -19,6 +19,7 @@
 //===----------------------------------------------------------------------===//
 #include "AttncMain.h"
 #include "RunCommand.h"
+#include "attnc/Dialect/Attn/Passes.h"
 #include "attnc/codegen/CudaEmitter.h"
 #include "attnc/frontend/ASTPrinter.h"
 #include "attnc/frontend/Frontend.h"
@@ -547,11 +548,17 @@ int runLayout() {
   attn::PatternOp pattern = lowerForLayout(context, module, bound->input, bound->values);
   if (!pattern)
     return 1;
+  // The disjoint components are reported only: the kernels do not read them yet.
+  mlir::PassManager components(&context);
+  components.nest<attn::PatternOp>().addPass(attn::createAttnComponents());
+  if (mlir::failed(components.run(*module)))
+    return fail("internal error: attn-components failed");
   attn::Sizes sizes{numHeads, seqQ, keys, headDim};
   attn::PatternEvaluator twins(pattern, sizes, irTensors(*bound, context));
   auto result = layout::buildLayout(twins, &*bound->interp, sizes, {blockQ, blockK, exact});
   if (!result)
     return fail(result.takeError());
+  result->components = layout::describeComponents(pattern, numHeads);
   if (llvm::Error err = writeLayout(*result, bound->input.pattern->name))
     return fail(std::move(err));
   return 0;

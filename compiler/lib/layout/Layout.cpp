@@ -4,6 +4,7 @@
 #include "llvm/Support/raw_ostream.h"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <map>
 
@@ -105,6 +106,48 @@ llvm::Expected<Layout> buildLayout(attn::PatternEvaluator &twins,
   return layout;
 }
 
+std::vector<ComponentInfo> describeComponents(attn::PatternOp pattern, int64_t numHeads) {
+  std::vector<ComponentInfo> out;
+  auto heads = pattern.getUnique<attn::HeadsOp>();
+  for (attn::ComponentOp c : pattern.getBodyBlock().getOps<attn::ComponentOp>()) {
+    ComponentInfo info;
+    if (auto of = c.getOfAttr())
+      info.set = of.getValue().str();
+    for (int64_t h = 0; h < numHeads; ++h) {
+      bool mine = heads ? !info.set.empty() &&
+                              llvm::cast<mlir::FlatSymbolRefAttr>(
+                                  heads.getSets()[h % heads.getSets().size()])
+                                      .getValue() == info.set
+                        : info.set.empty();
+      if (mine)
+        info.heads.push_back(h);
+    }
+    info.index = c.getIndex();
+    info.form = attn::stringifyComponentForm(c.getForm()).str();
+    info.aligned = c.getAligned();
+    info.causal = c.getCausal();
+    info.window = c.getWindow();
+    info.modulus = c.getModulus();
+    info.residue = c.getResidue();
+    info.lo = c.getLo();
+    info.hi = c.getHi();
+    info.classes = c.getClasses();
+    info.queryMap.assign(c.getQueryMap().begin(), c.getQueryMap().end());
+    info.keyMap.assign(c.getKeyMap().begin(), c.getKeyMap().end());
+    out.push_back(std::move(info));
+  }
+  return out;
+}
+
+namespace {
+std::string joined(const std::vector<int64_t> &values) {
+  std::string s;
+  for (size_t k = 0; k < values.size(); ++k)
+    s += (k ? ", " : "") + std::to_string(values[k]);
+  return s;
+}
+} // namespace
+
 void printText(const Layout &layout, llvm::raw_ostream &os) {
   os << fmt::format("layout: Nq = {}, Nk = {}, H = {}, tiles {} x {} ({} x {} of them)\n",
                     layout.seqQ, layout.seqK, layout.numHeads, layout.blockQ, layout.blockK,
@@ -128,6 +171,25 @@ void printText(const Layout &layout, llvm::raw_ostream &os) {
                       counts[2], counts[1], counts[0], total,
                       100.0 * double(counts[1] + counts[2]) / double(total));
   }
+  if (layout.components.empty())
+    return;
+  // Components come after the tile rows, which stay as they were.
+  os << "components:\n";
+  for (const ComponentInfo &c : layout.components) {
+    os << fmt::format("  {} (heads {}) #{}: {}", c.set.empty() ? "attend" : "@" + c.set,
+                      joined(c.heads), c.index, c.form);
+    if (c.modulus)
+      os << " l=" << *c.modulus;
+    if (c.residue)
+      os << " r=" << *c.residue;
+    if (c.lo)
+      os << fmt::format(" [{}, {})", *c.lo, *c.hi);
+    if (c.window)
+      os << " window=" << *c.window;
+    os << (c.causal ? " causal" : "") << (c.aligned ? " q=i+Nk-Nq" : " q=i");
+    os << fmt::format("; classes {}, query map [{}], key map [{}]\n", c.classes,
+                      joined(c.queryMap), joined(c.keyMap));
+  }
 }
 
 void printJson(const Layout &layout, llvm::raw_ostream &os) {
@@ -148,7 +210,27 @@ void printJson(const Layout &layout, llvm::raw_ostream &os) {
     }
     os << "]}";
   }
-  os << "]}\n";
+  os << "]";
+  if (!layout.components.empty()) {
+    os << ",\"components\":[";
+    for (size_t k = 0; k < layout.components.size(); ++k) {
+      const ComponentInfo &c = layout.components[k];
+      os << (k ? "," : "") << "{\"set\":"
+         << (c.set.empty() ? std::string("null") : "\"" + c.set + "\"");
+      os << fmt::format(R"(,"heads":[{}],"index":{},"form":"{}","aligned":{},"causal":{})",
+                        fmt::join(c.heads, ","), c.index, c.form, c.aligned, c.causal);
+      const std::pair<const char *, const std::optional<int64_t> *> optional[] = {
+          {"window", &c.window}, {"modulus", &c.modulus}, {"residue", &c.residue},
+          {"lo", &c.lo}, {"hi", &c.hi}};
+      for (const auto &[name, value] : optional)
+        if (*value)
+          os << fmt::format(R"(,"{}":{})", name, **value);
+      os << fmt::format(R"(,"classes":{},"query_map":[{}],"key_map":[{}]}})", c.classes,
+                        fmt::join(c.queryMap, ","), fmt::join(c.keyMap, ","));
+    }
+    os << "]";
+  }
+  os << "}\n";
 }
 
 } // namespace attnc::layout

@@ -14,6 +14,7 @@
 
 #include "llvm/Support/Error.h"
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -35,11 +36,26 @@ struct LayoutOptions {
 /// Largest number of pairs `exact` refinement will evaluate.
 constexpr int64_t kMaxExactPairs = int64_t(1) << 26;
 
+/// One disjoint component of a head class's set (attn.component), as the
+/// layout reports it.
+struct ComponentInfo {
+  std::string set;            // the attn.set, or empty for attn.attend
+  std::vector<int64_t> heads; // the heads of that class
+  int64_t index = 0;
+  std::string form;           // contiguous, residue_diagonal, column_range, same_block
+  bool aligned = false, causal = false;
+  std::optional<int64_t> window, modulus, residue, lo, hi;
+  int64_t classes = 1;
+  std::vector<int64_t> queryMap, keyMap; // [base, base_step, inner, outer_stride, inner_stride]
+};
+
 struct Layout {
   int64_t seqQ = 0, seqK = 0, numHeads = 0, blockQ = 0, blockK = 0;
   int64_t rows = 0, cols = 0; // query tiles, key tiles
   /// tiles[h][row * cols + col]
   std::vector<std::vector<TileKind>> tiles;
+  /// The components of each head class (after attn-components), if computed.
+  std::vector<ComponentInfo> components;
 
   TileKind at(int64_t h, int64_t row, int64_t col) const { return tiles[h][row * cols + col]; }
   /// Groups of heads with identical tile grids, in order of their first head.
@@ -53,6 +69,9 @@ struct Layout {
 llvm::Expected<Layout> buildLayout(attn::PatternEvaluator &twins,
                                    const interp::Interpreter *oracle, const attn::Sizes &sizes,
                                    const LayoutOptions &options);
+
+/// The attn.component ops of `pattern` for heads 0..numHeads-1.
+std::vector<ComponentInfo> describeComponents(attn::PatternOp pattern, int64_t numHeads);
 
 /// One character per tile ('#' FULL, '+' PARTIAL, '.' EMPTY) per head group,
 /// with counts and density.

@@ -198,10 +198,63 @@ def Attn_BoundsOp : Attn_Op<"bounds", [
   }];
 }
 
+//===----------------------------------------------------------------------===//
+// Disjoint components (attn-components)
+//===----------------------------------------------------------------------===//
+
+def Attn_ComponentForm : I32EnumAttr<"ComponentForm", "the recognized form of a component", [
+    I32EnumAttrCase<"contiguous", 0>, I32EnumAttrCase<"residue_diagonal", 1>,
+    I32EnumAttrCase<"column_range", 2>, I32EnumAttrCase<"same_block", 3>]> {
+  let cppNamespace = "::attnc::attn";
+}
+
+def Attn_ComponentOp : Attn_Op<"component", [
+    HasParent<"PatternOp">, SingleBlock, IsolatedFromAbove,
+    DeclareOpInterfaceMethods<OpAsmOpInterface, ["getAsmBlockArgumentNames"]>]> {
+  let summary = "One disjoint component of a head class's set, with its tile maps";
+  let description = [{
+    attn-components splits a set (`of` names the `attn.set`; without it, the
+    set is that of `attn.attend`) whose predicate is `common && (t_1 || ... ||
+    t_n)` into components k = 0..n-1: `common && t_k && !t_0 && ... &&
+    !t_{k-1}`. The region is that predicate over (b, h, i, j); the components
+    of a set partition it exactly.
+
+    `form` is what was recognized in t_k, in the query coordinate q (q = i, or
+    q = i + Nk - Nq with `aligned`):
+      - residue_diagonal: (q - j) mod modulus == residue
+        (q mod l == j mod l is residue 0);
+      - column_range: j mod modulus in [lo, hi);
+      - same_block: q / modulus == j / modulus;
+      - contiguous: nothing recognized (or a window / causal band).
+    Optional `window` (q - j < window) and `causal` (j <= q) record bands
+    found among the conjuncts.
+
+    The tile maps: `query_map` and `key_map` are [base, base_step, inner,
+    outer_stride, inner_stride]; for class c in [0, classes) the map sends
+    tile row t to position base + c * base_step + (t / inner) * outer_stride
+    + (t % inner) * inner_stride (query maps in q, key maps in j). Every pair
+    of the component lies in the images of the query and key maps of one
+    class.
+  }];
+  let arguments = (ins OptionalAttr<FlatSymbolRefAttr>:$of, I64Attr:$index,
+                       Attn_ComponentForm:$form, UnitAttr:$aligned, UnitAttr:$causal,
+                       OptionalAttr<I64Attr>:$window, OptionalAttr<I64Attr>:$modulus,
+                       OptionalAttr<I64Attr>:$residue, OptionalAttr<I64Attr>:$lo,
+                       OptionalAttr<I64Attr>:$hi, I64Attr:$classes,
+                       DenseI64ArrayAttr:$query_map, DenseI64ArrayAttr:$key_map);
+  let regions = (region SizedRegion<1>:$body);
+  let assemblyFormat = "($of^)? `[` $index `]` $form attr-dict-with-keyword $body";
+  let hasVerifier = 1;
+  let extraClassDeclaration = [{
+    ::mlir::Block &getBodyBlock() { return getBody().front(); }
+    ::mlir::Value getYielded();
+  }];
+}
+
 def Attn_YieldOp : Attn_Op<"yield", [
     Pure, Terminator, ReturnLike,
     ParentOneOf<["SetOp", "AttendOp", "BiasOp", "ScoreOp", "ScoreGradOp", "ScaleOp", "TensorParamOp",
-                 "BoundsOp", "TensorGradOp"]>]> {
+                 "BoundsOp", "TensorGradOp", "ComponentOp"]>]> {
   let summary = "Ends an element function with its value(s)";
   let arguments = (ins Variadic<AnyType>:$values);
   // attn.tensor_grad's region yields nothing: a bare `attn.yield`.

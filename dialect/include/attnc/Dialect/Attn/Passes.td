@@ -102,4 +102,23 @@ def AttnTensorGrad : Pass<"attn-tensor-grad", "::attnc::attn::PatternOp"> {
   let dependentDialects = ["::mlir::arith::ArithDialect", "::mlir::math::MathDialect"];
 }
 
+def AttnComponents : Pass<"attn-components", "::attnc::attn::PatternOp"> {
+  let summary = "Split each head class's set into disjoint components with tile maps";
+  let description = [{
+    For `attn.attend`, or each set named by `attn.heads`, whose predicate is
+    `common && (t_0 || ... || t_{n-1})` (one term when the yielded value has
+    no top-level `||`), adds `attn.component`s k = 0..n-1 with predicate
+    `common && t_k && !t_0 && ... && !t_{k-1}`: a disjoint union equal to
+    the set. Each component's conjuncts are matched, by an exact linear
+    analysis in q = i or q = i + Nk - Nq, against (q - j) mod l == r,
+    q mod l == j mod l, j mod l in [a, b), q / l == j / l, windows
+    q - j < w and causal j <= q; the first residue form, else the block form,
+    else the column range, chooses the tile maps; anything else is
+    contiguous. Run it after specialization and attn-make-causal-explicit
+    (and canonicalization); existing components are replaced. The existing
+    sets, twins and kernels are not changed.
+  }];
+  let dependentDialects = ["::mlir::arith::ArithDialect"];
+}
+
 #endif // ATTN_PASSES_TD
