@@ -71,26 +71,38 @@ FailureOr<Value> Differentiator::tangentOf(OpBuilder &builder, Operation &op) {
   auto add = [&](Value a, Value b) -> Value { return builder.create<arith::AddFOp>(loc, a, b); };
   auto neg = [&](Value a) -> Value { return builder.create<arith::NegFOp>(loc, a); };
   return llvm::TypeSwitch<Operation *, FailureOr<Value>>(&op)
+      // An operand without a tangent is a symbolic zero: its terms are left
+      // out instead of computed as x * 0, which costs every kernel that
+      // evaluates the derivative and is NaN, not 0, for an infinite x.
       .Case([&](arith::AddFOp o) -> Value {
-        Value ta = t(o.getLhs());
-        return add(ta, t(o.getRhs()));
+        Value ta = tangent(o.getLhs()), tb = tangent(o.getRhs());
+        if (!ta || !tb)
+          return ta ? ta : tb;
+        return add(ta, tb);
       })
       .Case([&](arith::SubFOp o) -> Value {
-        Value ta = t(o.getLhs());
-        return sub(ta, t(o.getRhs()));
+        Value ta = tangent(o.getLhs()), tb = tangent(o.getRhs());
+        if (!tb)
+          return ta;
+        return ta ? sub(ta, tb) : neg(tb);
       })
       .Case([&](arith::NegFOp o) -> Value { return neg(t(o.getOperand())); })
       .Case([&](arith::MulFOp o) -> Value {
         // (a b)' = a' b + a b'
-        Value left = mul(t(o.getLhs()), o.getRhs());
-        Value right = mul(o.getLhs(), t(o.getRhs()));
+        Value ta = tangent(o.getLhs()), tb = tangent(o.getRhs());
+        Value left = ta ? mul(ta, o.getRhs()) : Value();
+        Value right = tb ? mul(o.getLhs(), tb) : Value();
+        if (!left || !right)
+          return left ? left : right;
         return add(left, right);
       })
       .Case([&](arith::DivFOp o) -> Value {
         // (a / b)' = (a' - (a / b) b') / b
-        Value ta = t(o.getLhs());
-        Value tb = mul(result, t(o.getRhs()));
-        return div(sub(ta, tb), o.getRhs());
+        Value ta = tangent(o.getLhs()), tb = tangent(o.getRhs());
+        if (!tb)
+          return div(ta, o.getRhs());
+        Value scaled = mul(result, tb);
+        return div(ta ? sub(ta, scaled) : neg(scaled), o.getRhs());
       })
       .Case([&](math::TanhOp o) -> Value {
         // tanh' = 1 - tanh²
