@@ -126,6 +126,7 @@ std::vector<ComponentInfo> describeComponents(attn::PatternOp pattern, int64_t n
     info.form = attn::stringifyComponentForm(c.getForm()).str();
     info.aligned = c.getAligned();
     info.causal = c.getCausal();
+    info.exact = c.getExact();
     info.window = c.getWindow();
     info.modulus = c.getModulus();
     info.residue = c.getResidue();

@@ -44,6 +44,8 @@ struct ComponentInfo {
   int64_t index = 0;
   std::string form;           // contiguous, residue_diagonal, column_range, same_block
   bool aligned = false, causal = false;
+  /// The component is exactly the pairs of its form and bands (else a subset).
+  bool exact = false;
   std::optional<int64_t> window, modulus, residue, lo, hi;
   int64_t classes = 1;
   std::vector<int64_t> queryMap, keyMap; // [base, base_step, inner, outer_stride, inner_stride]
