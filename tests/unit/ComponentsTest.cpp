@@ -10,6 +10,8 @@
 #include "attnc/mlirgen/MLIRGen.h"
 #include "attnc/pipeline/Pipeline.h"
 
+#include "RandomPatterns.h"
+
 #include "mlir/IR/MLIRContext.h"
 #include "mlir/IR/Verifier.h"
 #include "mlir/Pass/PassManager.h"
@@ -43,68 +45,36 @@ bool inImage(llvm::ArrayRef<int64_t> map, int64_t c, int64_t pos) {
   return false;
 }
 
-struct Gen {
-  std::mt19937 &rng;
-  int64_t pick(int64_t lo, int64_t hi) { return std::uniform_int_distribution<int64_t>(lo, hi)(rng); }
-
-  /// One atom; the query coordinate is `q`.
-  std::string atom() {
-    int64_t l = pick(1, 24);
-    switch (pick(0, 12)) {
-    case 0: return fmt::format("(q - j) % {} == {}", l, pick(-1, l));
-    case 1: return fmt::format("(j - q + {}) % {} == {}", pick(-30, 30), l, pick(0, l - 1));
-    case 2: return fmt::format("q % {} == j % {}", l, l);
-    case 3: return fmt::format("(q + {}) % {} == (j + {}) % {}", pick(-9, 9), l, pick(-9, 9), l);
-    case 4: return fmt::format("j % {} >= {}", l, pick(-2, l + 1));
-    case 5: return fmt::format("j % {} < {}", l, pick(-1, l + 1));
-    case 6: {
-      int64_t a = pick(0, l);
-      return fmt::format("j % {} >= {} && j % {} < {}", l, a, l, pick(a, l + 1));
-    }
-    case 7: return fmt::format("j % {} == {}", l, pick(0, l));
-    case 8: return fmt::format("q / {} == j / {}", l, l);
-    case 9: return fmt::format("q - j < {}", pick(-3, 40));
-    case 10: return fmt::format("j <= q");
-    case 11: return fmt::format("{} % {} <= {} % 3", "(2 * i + j)", l, "h"); // not a form
-    default: return fmt::format("j < {} || i >= {}", pick(0, 40), pick(0, 40)); // nested ||
-    }
-  }
-  std::string term() {
-    std::string t = atom();
-    if (pick(0, 2) == 0)
-      t = "(" + t + ") && (" + atom() + ")";
-    return t;
-  }
-  std::string set() {
-    std::string s;
-    int64_t n = pick(1, 4);
-    for (int64_t k = 0; k < n; ++k)
-      s += (k ? " || " : "") + std::string("(") + term() + ")";
-    if (pick(0, 2) == 0)
-      s = "(" + atom() + ") && (" + s + ")";
-    return s;
-  }
-  std::string pattern() {
-    std::string body = pick(0, 1) ? "causal;\n" : "";
-    body += pick(0, 2) ? "let q = i + Nk - Nq;\n" : "let q = i;\n";
-    if (pick(0, 1)) {
-      body += "attend = " + set() + ";\n";
-    } else {
-      int64_t n = pick(1, 3);
-      std::string heads;
-      for (int64_t k = 0; k < n; ++k) {
-        body += fmt::format("set s{} = {};\n", k, set());
-        heads += fmt::format("{}s{}", k ? ", " : "", pick(0, k));
-      }
-      body += "heads = [" + heads + "];\n";
-    }
-    return "pattern p {\n" + body + "}\n";
-  }
-};
-
 struct Stats {
-  int64_t cases = 0, components = 0, recognized = 0, attended = 0;
+  int64_t cases = 0, components = 0, recognized = 0, attended = 0, exact = 0, exactChecked = 0;
 };
+
+/// Whether (i, j) satisfies the component's form and bands: what `exact`
+/// says the component is.
+bool described(ComponentOp c, const attn::Sizes &sizes, int64_t i, int64_t j) {
+  int64_t q = i + (c.getAligned() ? sizes.seqK - sizes.seqQ : 0);
+  int64_t l = static_cast<int64_t>(c.getModulus().value_or(1));
+  bool in = true;
+  switch (c.getForm()) {
+  case ComponentForm::residue_diagonal:
+    in = floorMod(q - j, l) == static_cast<int64_t>(*c.getResidue());
+    break;
+  case ComponentForm::column_range:
+    in = floorMod(j, l) >= static_cast<int64_t>(*c.getLo()) &&
+         floorMod(j, l) < static_cast<int64_t>(*c.getHi());
+    break;
+  case ComponentForm::same_block:
+    in = floorDiv(q, l) == floorDiv(j, l);
+    break;
+  case ComponentForm::contiguous:
+    break;
+  }
+  if (c.getCausal())
+    in = in && j <= q;
+  if (auto w = c.getWindow())
+    in = in && q - j < static_cast<int64_t>(*w);
+  return in;
+}
 
 void checkCase(const std::string &source, const attn::Sizes &sizes, Stats &stats) {
   std::string errors;
@@ -138,8 +108,10 @@ void checkCase(const std::string &source, const attn::Sizes &sizes, Stats &stats
     for (ComponentOp c : list)
       all.insert(c);
   stats.components += all.size();
-  for (mlir::Operation *op : all)
+  for (mlir::Operation *op : all) {
     stats.recognized += mlir::cast<ComponentOp>(op).getForm() != ComponentForm::contiguous;
+    stats.exact += bool(mlir::cast<ComponentOp>(op).getExact());
+  }
   ++stats.cases;
 
   int failures = 0;
@@ -155,6 +127,13 @@ void checkCase(const std::string &source, const attn::Sizes &sizes, Stats &stats
           args[0].i = 0, args[1].i = h, args[2].i = i, args[3].i = j;
           auto got = eval.run(c.getBody(), args);
           ASSERT_TRUE(mlir::succeeded(got));
+          if (c.getExact()) {
+            ++stats.exactChecked;
+            EXPECT_EQ(bool((*got)[0].b), described(c, sizes, i, j))
+                << source
+                << fmt::format("Nq={} Nk={} h={} i={} j={} exact component {}", sizes.seqQ,
+                               sizes.seqK, h, i, j, c.getIndex());
+          }
           if (!(*got)[0].b)
             continue;
           ++in;
@@ -197,7 +176,7 @@ void checkCase(const std::string &source, const attn::Sizes &sizes, Stats &stats
 
 TEST(Components, PartitionTheSetExactlyWithRightFormsAndMaps) {
   std::mt19937 rng(20261202);
-  Gen gen{rng};
+  attnc::testing::RandomPatterns gen{rng};
   Stats stats;
   for (int trial = 0; trial < 2000 && !::testing::Test::HasFailure(); ++trial) {
     attn::Sizes sizes;
@@ -211,9 +190,12 @@ TEST(Components, PartitionTheSetExactlyWithRightFormsAndMaps) {
   EXPECT_EQ(stats.cases, 2000);
   EXPECT_GT(stats.recognized * 2, stats.components);
   EXPECT_GT(stats.attended, 100000);
-  std::printf("cases %lld, components %lld (recognized %lld), attended pairs %lld\n",
+  // Exact components were compared with their form and bands on every pair.
+  EXPECT_GT(stats.exact * 10, stats.components);
+  EXPECT_GT(stats.exactChecked, 100000);
+  std::printf("cases %lld, components %lld (recognized %lld, exact %lld), attended pairs %lld\n",
               (long long)stats.cases, (long long)stats.components, (long long)stats.recognized,
-              (long long)stats.attended);
+              (long long)stats.exact, (long long)stats.attended);
 }
 
 /// The bundled patterns: what the pass recognizes for each component.
@@ -245,15 +227,16 @@ pattern fixed(stride: int = 16, c: int = 4) {
   std::vector<std::string> got;
   for (auto pattern : module->getBody()->getOps<attn::PatternOp>())
     for (ComponentOp c : pattern.getBodyBlock().getOps<ComponentOp>())
-      got.push_back(fmt::format("{} {} {} l={} causal={} aligned={}", pattern.getSymName().str(),
-                                c.getIndex(), attn::stringifyComponentForm(c.getForm()).str(),
+      got.push_back(fmt::format("{} {} {} l={} causal={} aligned={} exact={}",
+                                pattern.getSymName().str(), c.getIndex(),
+                                attn::stringifyComponentForm(c.getForm()).str(),
                                 c.getModulus().value_or(0), bool(c.getCausal()),
-                                bool(c.getAligned())));
+                                bool(c.getAligned()), bool(c.getExact())));
   std::vector<std::string> want = {
-      "strided_merged 0 contiguous l=0 causal=true aligned=true",
-      "strided_merged 1 residue_diagonal l=16 causal=true aligned=true",
-      "fixed 0 same_block l=16 causal=true aligned=true",
-      "fixed 1 column_range l=16 causal=true aligned=true",
+      "strided_merged 0 contiguous l=0 causal=true aligned=true exact=true",
+      "strided_merged 1 residue_diagonal l=16 causal=true aligned=true exact=false",
+      "fixed 0 same_block l=16 causal=true aligned=true exact=true",
+      "fixed 1 column_range l=16 causal=true aligned=true exact=false",
   };
   EXPECT_EQ(got, want);
 }

@@ -6,7 +6,8 @@
 //                [-o OUT]
 //   attnc show FILE [-p NAME] [-D ...] --seq N [--seq-k M] --heads H [--head h]
 //   attnc layout FILE [-p NAME] [-D ...] --seq N [--seq-k M] --heads H
-//                [--block-q 128] [--block-k 128] [--exact] --format text|json|png [-o OUT]
+//                [--block-q 128] [--block-k 128] [--exact] [--components-tiles]
+//                --format text|json|png [-o OUT]
 //   attnc run FILE [-p NAME] [-D ...] --q Q.npy --k K.npy --v V.npy --o O.npy
 //                [--lse LSE.npy] [--tensor NAME=T.npy]... [--dtype bf16|fp16]
 //                [--layout bhnd|bnhd]
@@ -24,6 +25,7 @@
 #include "attnc/frontend/ASTPrinter.h"
 #include "attnc/frontend/Frontend.h"
 #include "attnc/interp/Interpreter.h"
+#include "attnc/layout/ComponentTiles.h"
 #include "attnc/layout/Layout.h"
 #include "attnc/mlirgen/MLIRGen.h"
 #include "attnc/pipeline/Pipeline.h"
@@ -130,6 +132,11 @@ cl::opt<int64_t> blockK("block-k", cl::desc("Keys per tile"), cl::init(128),
                         cl::sub(layoutCommand), cl::cat(category));
 cl::opt<bool> exact("exact", cl::desc("Refine PARTIAL tiles pair by pair (small sizes)"),
                     cl::sub(layoutCommand), cl::cat(category));
+cl::opt<bool> componentsTiles(
+    "components-tiles",
+    cl::desc("Tile each component in its own coordinates (--block-q x --block-k tiles) and "
+             "report its FULL and PARTIAL tiles and density"),
+    cl::sub(layoutCommand), cl::cat(category));
 enum class LayoutFormat { Text, Json, Png };
 cl::opt<LayoutFormat> layoutFormat(
     "format", cl::desc("Output format"), cl::init(LayoutFormat::Text),
@@ -559,6 +566,13 @@ int runLayout() {
   if (!result)
     return fail(result.takeError());
   result->components = layout::describeComponents(pattern, numHeads);
+  if (componentsTiles)
+    for (layout::ComponentInfo &c : result->components) {
+      layout::ComponentTiles t =
+          layout::enumerateComponentTiles(c, seqQ, keys, {blockQ, blockK, /*keepTiles=*/false});
+      c.tiles = layout::ComponentTileCounts{layout::statusName(t.status), t.reason, blockQ, blockK,
+                                            t.classes, t.full, t.partial, t.pairs, t.area};
+    }
   if (llvm::Error err = writeLayout(*result, bound->input.pattern->name))
     return fail(std::move(err));
   return 0;
@@ -590,7 +604,7 @@ int attnc::attncMain(int argc, char **argv) {
                               "[--seq-k M] --heads H [--head h]\n"
                               "  attnc layout FILE [-p NAME] [-D name=value]... --seq N "
                               "[--seq-k M] --heads H [--block-q 128] [--block-k 128] [--exact] "
-                              "--format text|json|png [-o OUT]\n"
+                              "[--components-tiles] --format text|json|png [-o OUT]\n"
                               "  attnc run FILE [-p NAME] [-D name=value]... --q Q.npy --k K.npy "
                               "--v V.npy --o O.npy [--lse LSE.npy] [--tensor NAME=T.npy]... "
                               "[--dtype bf16|fp16] [--layout bhnd|bnhd] "

@@ -126,6 +126,7 @@ std::vector<ComponentInfo> describeComponents(attn::PatternOp pattern, int64_t n
     info.form = attn::stringifyComponentForm(c.getForm()).str();
     info.aligned = c.getAligned();
     info.causal = c.getCausal();
+    info.exact = c.getExact();
     info.window = c.getWindow();
     info.modulus = c.getModulus();
     info.residue = c.getResidue();
@@ -189,6 +190,18 @@ void printText(const Layout &layout, llvm::raw_ostream &os) {
     os << (c.causal ? " causal" : "") << (c.aligned ? " q=i+Nk-Nq" : " q=i");
     os << fmt::format("; classes {}, query map [{}], key map [{}]\n", c.classes,
                       joined(c.queryMap), joined(c.keyMap));
+    if (const auto &t = c.tiles) {
+      os << fmt::format("    tiles {} x {}: {}", t->blockQ, t->blockK, t->status);
+      // A cover counts the pairs of the form: at most.
+      if (t->status != "not analytic")
+        os << fmt::format(", classes {}, full {}, partial {}, pairs {}{} of {} ({:.1f}% dense)",
+                          t->classes, t->full, t->partial, t->status == "cover" ? "at most " : "",
+                          t->pairs, t->area,
+                          t->area ? 100.0 * double(t->pairs) / double(t->area) : 0.0);
+      if (!t->reason.empty())
+        os << " (" << t->reason << ")";
+      os << "\n";
+    }
   }
 }
 
@@ -225,8 +238,17 @@ void printJson(const Layout &layout, llvm::raw_ostream &os) {
       for (const auto &[name, value] : optional)
         if (*value)
           os << fmt::format(R"(,"{}":{})", name, **value);
-      os << fmt::format(R"(,"classes":{},"query_map":[{}],"key_map":[{}]}})", c.classes,
+      os << fmt::format(R"(,"classes":{},"query_map":[{}],"key_map":[{}])", c.classes,
                         fmt::join(c.queryMap, ","), fmt::join(c.keyMap, ","));
+      if (const auto &t = c.tiles) {
+        os << fmt::format(R"(,"tiles":{{"status":"{}","block_q":{},"block_k":{})", t->status,
+                          t->blockQ, t->blockK);
+        if (t->status != "not analytic")
+          os << fmt::format(R"(,"classes":{},"full":{},"partial":{},"pairs":{},"area":{})",
+                            t->classes, t->full, t->partial, t->pairs, t->area);
+        os << "}";
+      }
+      os << "}";
     }
     os << "]";
   }

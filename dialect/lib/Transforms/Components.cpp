@@ -306,8 +306,10 @@ struct Components : attnc::attn::impl::AttnComponentsBase<Components> {
     std::optional<Atom> form;
     std::optional<Atom> column;
     SmallVector<Atom> bands;
-    for (Value v : positive) {
-      Atom atom = recognize(v);
+    SmallVector<Atom> atoms;
+    for (Value v : positive)
+      atoms.push_back(recognize(v));
+    for (const Atom &atom : atoms) {
       switch (atom.kind) {
       case Atom::Diagonal:
         if (!form || form->kind != Atom::Diagonal)
@@ -344,6 +346,31 @@ struct Components : attnc::attn::impl::AttnComponentsBase<Components> {
       else
         window = window ? std::min(*window, band.a) : band.a;
     }
+    // Exact: no earlier term is negated and every conjunct is implied by the
+    // form and bands recorded (so the component is exactly those pairs).
+    bool exact = earlier.empty();
+    for (const Atom &atom : atoms) {
+      bool used = false;
+      switch (atom.kind) {
+      case Atom::Diagonal:
+      case Atom::Block:
+        used = form && form->kind == atom.kind && form->s == atom.s &&
+               form->l == atom.l && form->a == atom.a;
+        break;
+      case Atom::Column: // the form is the intersection of the ranges of one
+                         // modulus
+        used = form && form->kind == Atom::Column && form->l == atom.l &&
+               atom.a <= form->a && form->b <= atom.b;
+        break;
+      case Atom::Causal:
+      case Atom::Window:
+        used = atom.s == s;
+        break;
+      case Atom::None:
+        break;
+      }
+      exact = exact && used;
+    }
 
     MLIRContext *context = builder.getContext();
     auto i64 = [&](int64_t v) { return builder.getI64IntegerAttr(v); };
@@ -376,8 +403,9 @@ struct Components : attnc::attn::impl::AttnComponentsBase<Components> {
     auto component = builder.create<ComponentOp>(
         loc, of, i64(index), ComponentFormAttr::get(context, kind),
         s ? builder.getUnitAttr() : UnitAttr(), causal ? builder.getUnitAttr() : UnitAttr(),
-        window ? i64(*window) : IntegerAttr(), modulus, residue, lo, hi, i64(classes),
-        builder.getDenseI64ArrayAttr(queryMap), builder.getDenseI64ArrayAttr(keyMap));
+        exact ? builder.getUnitAttr() : UnitAttr(), window ? i64(*window) : IntegerAttr(), modulus,
+        residue, lo, hi, i64(classes), builder.getDenseI64ArrayAttr(queryMap),
+        builder.getDenseI64ArrayAttr(keyMap));
 
     // The predicate: common && term && !earlier..., on a copy of the set's region.
     IRMapping mapping;

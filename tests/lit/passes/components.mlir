@@ -4,7 +4,7 @@
 // component 0 is the window (contiguous), component 1 the residue diagonal
 // without the window, each keeping the causal conjunct.
 // CHECK-LABEL: attn.pattern @strided_merged
-// CHECK:      attn.component[0] contiguous attributes {aligned, causal, classes = 1 : i64, key_map = array<i64: 0, 0, 1, 1, 1>, query_map = array<i64: 0, 0, 1, 1, 1>, window = 4 : i64} {
+// CHECK:      attn.component[0] contiguous attributes {aligned, causal, classes = 1 : i64, exact, key_map = array<i64: 0, 0, 1, 1, 1>, query_map = array<i64: 0, 0, 1, 1, 1>, window = 4 : i64} {
 // CHECK:        %[[W:.*]] = arith.cmpi slt
 // CHECK:        %[[C:.*]] = arith.cmpi sle, %j
 // CHECK:        %[[P:.*]] = arith.andi %[[C]], %[[W]] : i1
@@ -43,8 +43,8 @@ attn.pattern @strided_merged {
 // Per head class: the summary columns j mod 8 in [6, 8) are gathered; the
 // block set q / 8 == j / 8 (q = i) is same_block; h-dependent sets fall back.
 // CHECK-LABEL: attn.pattern @classes
-// CHECK: attn.component @cols[0] column_range attributes {classes = 1 : i64, hi = 8 : i64, key_map = array<i64: 6, 0, 2, 8, 1>, lo = 6 : i64, modulus = 8 : i64, query_map = array<i64: 0, 0, 1, 1, 1>}
-// CHECK: attn.component @block[0] same_block attributes {classes = 1 : i64, key_map = array<i64: 0, 0, 1, 1, 1>, modulus = 8 : i64, query_map = array<i64: 0, 0, 1, 1, 1>}
+// CHECK: attn.component @cols[0] column_range attributes {classes = 1 : i64, exact, hi = 8 : i64, key_map = array<i64: 6, 0, 2, 8, 1>, lo = 6 : i64, modulus = 8 : i64, query_map = array<i64: 0, 0, 1, 1, 1>}
+// CHECK: attn.component @block[0] same_block attributes {classes = 1 : i64, exact, key_map = array<i64: 0, 0, 1, 1, 1>, modulus = 8 : i64, query_map = array<i64: 0, 0, 1, 1, 1>}
 // CHECK: attn.component @perhead[0] contiguous attributes {classes = 1 : i64
 // CHECK-NOT: attn.component @unused
 attn.pattern @classes {

@@ -36,6 +36,14 @@ struct LayoutOptions {
 /// Largest number of pairs `exact` refinement will evaluate.
 constexpr int64_t kMaxExactPairs = int64_t(1) << 26;
 
+/// The counts of enumerateComponentTiles (ComponentTiles.h) for one head of
+/// a component's class, as `attnc layout --components-tiles` reports them.
+struct ComponentTileCounts {
+  std::string status; // exact, cover, not analytic
+  std::string reason; // why not exact
+  int64_t blockQ = 0, blockK = 0, classes = 0, full = 0, partial = 0, pairs = 0, area = 0;
+};
+
 /// One disjoint component of a head class's set (attn.component), as the
 /// layout reports it.
 struct ComponentInfo {
@@ -44,9 +52,13 @@ struct ComponentInfo {
   int64_t index = 0;
   std::string form;           // contiguous, residue_diagonal, column_range, same_block
   bool aligned = false, causal = false;
+  /// The component is exactly the pairs of its form and bands (else a subset).
+  bool exact = false;
   std::optional<int64_t> window, modulus, residue, lo, hi;
   int64_t classes = 1;
   std::vector<int64_t> queryMap, keyMap; // [base, base_step, inner, outer_stride, inner_stride]
+  /// Its tiles in its own coordinates, when asked for (printed after it).
+  std::optional<ComponentTileCounts> tiles;
 };
 
 struct Layout {

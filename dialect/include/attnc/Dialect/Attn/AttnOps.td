@@ -227,7 +227,10 @@ def Attn_ComponentOp : Attn_Op<"component", [
       - same_block: q / modulus == j / modulus;
       - contiguous: nothing recognized (or a window / causal band).
     Optional `window` (q - j < window) and `causal` (j <= q) record bands
-    found among the conjuncts.
+    found among the conjuncts. `exact` says that the component is exactly
+    the pairs (in range) that satisfy its form and bands: every conjunct was
+    recognized and used, and no earlier term is negated. Without it they are
+    only a superset of the component.
 
     The tile maps: `query_map` and `key_map` are [base, base_step, inner,
     outer_stride, inner_stride]; for class c in [0, classes) the map sends
@@ -238,7 +241,7 @@ def Attn_ComponentOp : Attn_Op<"component", [
   }];
   let arguments = (ins OptionalAttr<FlatSymbolRefAttr>:$of, I64Attr:$index,
                        Attn_ComponentForm:$form, UnitAttr:$aligned, UnitAttr:$causal,
-                       OptionalAttr<I64Attr>:$window, OptionalAttr<I64Attr>:$modulus,
+                       UnitAttr:$exact, OptionalAttr<I64Attr>:$window, OptionalAttr<I64Attr>:$modulus,
                        OptionalAttr<I64Attr>:$residue, OptionalAttr<I64Attr>:$lo,
                        OptionalAttr<I64Attr>:$hi, I64Attr:$classes,
                        DenseI64ArrayAttr:$query_map, DenseI64ArrayAttr:$key_map);
