@@ -66,9 +66,8 @@ def records(results, key):
     not (a run cut short) gets a record without peers, shown as not measured
     instead of being left out."""
     peers = results.get(key, {})
-    attnc = (results.get("attnc") or {}).get(key, [])
-    ids = [c["id"] for c in attnc] + [cid for cid in peers if cid not in {c["id"] for c in attnc}]
-    by_id = {c["id"]: c for c in attnc}
+    by_id = {c["id"]: c for c in (results.get("attnc") or {}).get(key, [])}
+    ids = list(by_id) + [cid for cid in peers if cid not in by_id]
     return [(cid, peers.get(cid) or {"case": by_id[cid]}) for cid in ids]
 
 
