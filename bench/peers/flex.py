@@ -143,10 +143,7 @@ def measure(flex, case, pattern, params, sets, iters, warmup, check=None):
     if check is not None:
         result["check"] = check(lambda s, lse: flex.attend(s, score_mod, block_mask, gqa, lse=lse),
                                 mask_mod, score_mod)
-    result["fwd_ms"] = gpu.median_ms(forward, sets, iters, warmup)
-    result["bwd_ms"] = gpu.median_ms(lambda state: grads(*state), sets, iters, warmup,
-                                     prepare=lambda s: (forward(s), s))
-    result["fwdbwd_ms"] = gpu.median_ms(lambda s: grads(forward(s), s), sets, iters, warmup)
+    result.update(gpu.training_times(forward, grads, sets, iters, warmup))
     return result, forward(sets[0]).detach()
 
 

@@ -59,6 +59,16 @@ def median_ms(run, sets, iters, warmup, prepare=None):
     return statistics.median(times)
 
 
+def training_times(forward, grads, sets, iters, warmup):
+    """fwd_ms, bwd_ms and fwdbwd_ms of a system, timed alike for every peer:
+    forward(set) -> o; grads(o, set) the backward; bwd is timed after an
+    untimed forward, fwd+bwd as one call."""
+    return {"fwd_ms": median_ms(forward, sets, iters, warmup),
+            "bwd_ms": median_ms(lambda state: grads(*state), sets, iters, warmup,
+                                prepare=lambda s: (forward(s), s)),
+            "fwdbwd_ms": median_ms(lambda s: grads(forward(s), s), sets, iters, warmup)}
+
+
 def wall_s(fn):
     """(result, seconds) of fn(), synchronized before and after."""
     import torch

@@ -77,8 +77,5 @@ def measure(backend, case, pattern, sets, iters, warmup, flex_o=None):
     if flex_o is not None:
         result["o_vs_flex"] = relative(o.detach(), flex_o)
     del o
-    result["fwd_ms"] = gpu.median_ms(forward, sets, iters, warmup)
-    result["bwd_ms"] = gpu.median_ms(lambda state: grads(*state), sets, iters, warmup,
-                                     prepare=lambda s: (forward(s), s))
-    result["fwdbwd_ms"] = gpu.median_ms(lambda s: grads(forward(s), s), sets, iters, warmup)
+    result.update(gpu.training_times(forward, grads, sets, iters, warmup))
     return result
