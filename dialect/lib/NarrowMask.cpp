@@ -36,7 +36,7 @@ class MaskAnalysis {
 public:
   explicit MaskAnalysis(PatternOp pattern) : pattern_(pattern) {}
 
-  MaskRanges run() {
+  MaskRanges runOnMask() {
     if (pattern_.getUnique<CausalOp>()) {
       result_.whyNot = "attn.causal is not explicit yet";
       return std::move(result_);
@@ -44,6 +44,11 @@ public:
     for (Operation &op : pattern_.getBodyBlock())
       if (isa<SetOp, AttendOp>(op))
         analyze(op);
+    return std::move(result_);
+  }
+
+  MaskRanges runOn(Operation &element) {
+    analyze(element);
     return std::move(result_);
   }
 
@@ -76,9 +81,9 @@ private:
   void fail(Value value, Operation &element, const std::string &what) {
     if (!result_.whyNot.empty())
       return;
-    std::string where = "attn.attend";
+    std::string where = element.getName().getStringRef().str();
     if (auto set = dyn_cast<SetOp>(element))
-      where = "attn.set @" + set.getSymName().str();
+      where += " @" + set.getSymName().str();
     std::string name = "an argument";
     if (Operation *def = value.getDefiningOp())
       name = "'" + def->getName().getStringRef().str() + "'";
@@ -124,6 +129,15 @@ private:
 
 } // namespace
 
-MaskRanges analyzeMaskRanges(PatternOp pattern) { return MaskAnalysis(pattern).run(); }
+MaskRanges analyzeMaskRanges(PatternOp pattern) { return MaskAnalysis(pattern).runOnMask(); }
+
+bool isPairValueOp(Operation *op) {
+  return isa<BiasOp, ScoreOp, ScoreGradOp, TensorGradOp>(op);
+}
+
+MaskRanges analyzeValueRanges(PatternOp pattern, Operation &op) {
+  assert(isPairValueOp(&op) && "not a per-pair value op");
+  return MaskAnalysis(pattern).runOn(op);
+}
 
 } // namespace attnc::attn

@@ -140,23 +140,101 @@ TEST(NarrowMask, AStaleMarkIsAnErrorNotWrongCode) {
             std::string::npos);
 }
 
-/// Evaluates every mask region of `op` at random pairs of `shape` and checks
-/// each integer against its bound; returns how many values were checked.
-int64_t checkBounds(attn::PatternOp op, const attn::MaskRanges &ranges,
-                    attn::PatternEvaluator &ir, const interp::Shape &shape, std::mt19937 &rng,
-                    const std::string &where) {
+TEST(NarrowMask, PairValuesComputeInInt32WhenTheyFit) {
+  CheckedFile file = checkSource(
+      "v.pattern",
+      "pattern v {\n"
+      "  causal;\n"
+      "  let q = i + Nk - Nq;\n"
+      "  bias = -alibi_slope(h, H) * (q - j);\n"
+      "  score = 30.0 * tanh(score / 30.0) + (j % 3);\n"
+      "}\n"
+      "pattern w { bias = 0.5 * (i * j % 7); }\n",
+      llvm::errs());
+  ASSERT_TRUE(file.ok);
+  Lowered narrow, wide;
+  lower(file, *file.ast.patterns[0], narrow);
+  lower(file, *file.ast.patterns[1], wide);
+  for (const char *op : {"bias", "score", "score_grad"})
+    EXPECT_TRUE(narrow.op.getBodyBlock().getOperations().end() !=
+                llvm::find_if(narrow.op.getBodyBlock(), [&](mlir::Operation &element) {
+                  return element.getName().stripDialect() == op &&
+                         element.hasAttr(attn::kNarrowAttr);
+                }))
+        << op << " should carry " << attn::kNarrowAttr;
+  auto kernel = emitKernelSource(narrow.op);
+  ASSERT_TRUE(static_cast<bool>(kernel)) << llvm::toString(kernel.takeError());
+  // The functions take and compute int32_t; the members of attnc_v_elements
+  // keep their 64-bit signatures and convert at the call.
+  EXPECT_NE(kernel->source.find("float attnc_v_bias(attnc_shape v1, const attnc_tensors & v2, "
+                                "int32_t v3, int32_t v4, int32_t v5, int32_t v6)"),
+            std::string::npos)
+      << kernel->source;
+  std::string bias = kernel->source.substr(kernel->source.find("float attnc_v_bias("));
+  bias = bias.substr(0, bias.find("\n}\n"));
+  EXPECT_EQ(bias.find("int64_t"), std::string::npos) << bias;
+  EXPECT_NE(bias.find("(float) v"), std::string::npos) << bias;
+  for (const char *call : {"attnc_v_bias(shape, tensors, (int32_t)b, (int32_t)h, (int32_t)i, "
+                           "(int32_t)j)",
+                           "attnc_v_score(shape, tensors, (int32_t)b, (int32_t)h, (int32_t)i, "
+                           "(int32_t)j, score)",
+                           "attnc_v_score_grad(shape, tensors, (int32_t)b, (int32_t)h, "
+                           "(int32_t)i, (int32_t)j, score)"})
+    EXPECT_NE(kernel->source.find(call), std::string::npos) << call << "\n" << kernel->source;
+  // i * j may reach (2^29 - 1)^2: the bias of w stays in 64 bits.
+  attn::BiasOp wideBias = wide.op.getUnique<attn::BiasOp>();
+  EXPECT_FALSE(wideBias->hasAttr(attn::kNarrowAttr));
+  EXPECT_NE(attn::analyzeValueRanges(wide.op, *wideBias).whyNot.find("'arith.muli' in attn.bias"),
+            std::string::npos);
+  auto wideKernel = emitKernelSource(wide.op);
+  ASSERT_TRUE(static_cast<bool>(wideKernel)) << llvm::toString(wideKernel.takeError());
+  EXPECT_NE(wideKernel->source.find("attnc_w_bias(shape, tensors, b, h, i, j)"),
+            std::string::npos)
+      << wideKernel->source;
+  // A stale mark on it is an error, not wrong code.
+  wideBias->setAttr(attn::kNarrowAttr, mlir::UnitAttr::get(&wide.context));
+  std::string ignored;
+  llvm::raw_string_ostream os(ignored);
+  llvm::Error err = emitCuda(wide.op, os);
+  ASSERT_TRUE(static_cast<bool>(err));
+  EXPECT_NE(llvm::toString(std::move(err)).find("'attn.bias' of pattern 'w' is marked attn.narrow"),
+            std::string::npos);
+}
+
+/// The regions whose bounds checkBounds checks, each with the analysis that
+/// bounds it: the mask's, or its own for bias, score and score_grad
+/// (tensor_grad's region only accumulates, and the evaluator needs gradient
+/// buffers for it).
+std::vector<std::pair<mlir::Operation *, attn::MaskRanges>> boundedRegions(attn::PatternOp op) {
+  std::vector<std::pair<mlir::Operation *, attn::MaskRanges>> regions;
+  attn::MaskRanges mask = attn::analyzeMaskRanges(op);
+  for (mlir::Operation &element : op.getBodyBlock()) {
+    if (mlir::isa<attn::SetOp, attn::AttendOp>(element))
+      regions.emplace_back(&element, mask);
+    else if (mlir::isa<attn::BiasOp, attn::ScoreOp, attn::ScoreGradOp>(element))
+      regions.emplace_back(&element, attn::analyzeValueRanges(op, element));
+  }
+  return regions;
+}
+
+/// Evaluates the bounded regions of `op` at random pairs of `shape` (random
+/// incoming scores) and checks each integer against its bound; returns how
+/// many values were checked.
+int64_t checkBounds(attn::PatternOp op, attn::PatternEvaluator &ir, const interp::Shape &shape,
+                    std::mt19937 &rng, const std::string &where) {
   int64_t checked = 0;
   std::uniform_int_distribution<int64_t> bd(0, 3), hd(0, shape.numHeads - 1),
       qi(0, shape.seqQ - 1), kj(0, shape.seqK - 1);
-  for (mlir::Operation &element : op.getBodyBlock()) {
-    if (!mlir::isa<attn::SetOp, attn::AttendOp>(element))
-      continue;
+  std::normal_distribution<float> score(0.f, 8.f);
+  for (auto &[element, ranges] : boundedRegions(op)) {
     for (int trial = 0; trial < 40; ++trial) {
-      attn::Scalar args[attn::kNumIndexArgs];
+      llvm::SmallVector<attn::Scalar> args(element->getRegion(0).getNumArguments());
       args[0].i = bd(rng);
       args[1].i = hd(rng);
       args[2].i = qi(rng);
       args[3].i = kj(rng);
+      for (size_t k = attn::kNumIndexArgs; k < args.size(); ++k)
+        args[k].f = score(rng);
       auto observe = [&](mlir::Value v, const attn::Scalar &s) {
         if (!v.getType().isInteger(64))
           return;
@@ -169,7 +247,7 @@ int64_t checkBounds(attn::PatternOp op, const attn::MaskRanges &ranges,
         ++checked;
       };
       // A set no head uses may divide by zero or index out of range; skip.
-      (void)ir.run(element.getRegion(0), args, observe);
+      (void)ir.run(element->getRegion(0), args, observe);
     }
   }
   return checked;
@@ -187,7 +265,6 @@ TEST(NarrowMask, BoundsHoldOnRandomPairs) {
       ASSERT_TRUE(static_cast<bool>(values)) << llvm::toString(values.takeError());
       Lowered lowered;
       lower(file, *pattern, lowered);
-      attn::MaskRanges ranges = attn::analyzeMaskRanges(lowered.op);
       ++patterns;
       // Loads out of range (a set evaluated where no head uses it) are skipped.
       mlir::ScopedDiagnosticHandler quiet(&lowered.context,
@@ -198,7 +275,7 @@ TEST(NarrowMask, BoundsHoldOnRandomPairs) {
         attn::PatternEvaluator ir(lowered.op,
                                   {shape.numHeads, shape.seqQ, shape.seqK, shape.headDim},
                                   tensors.ir);
-        checked += checkBounds(lowered.op, ranges, ir, shape, rng,
+        checked += checkBounds(lowered.op, ir, shape, rng,
                                pattern->name + " Nq=" + std::to_string(shape.seqQ) +
                                    " Nk=" + std::to_string(shape.seqK));
       }

@@ -10,6 +10,8 @@
 // A pattern that attn-narrow-mask proved narrow (attn.narrow_mask) gets its
 // mask functions (sets and attend) in 32-bit integers: every i64 of those
 // regions becomes i32, and attnc_<p>_attends converts its 64-bit indices once.
+// Per-pair value functions (bias, score, score_grad, tensor_grad) marked
+// attn.narrow likewise, converted by their members in attnc_<p>_elements.
 //
 //===----------------------------------------------------------------------===//
 #include "attnc/codegen/CudaEmitter.h"
@@ -399,6 +401,16 @@ std::vector<std::string> headSets(attn::PatternOp pattern) {
   return {};
 }
 
+/// The arguments of a pair as a member of attnc_<p>_elements passes them to a
+/// function that takes them in 32 bits (`narrow`) or 64.
+std::string pairArgs(bool narrow) {
+  return narrow ? "(int32_t)b, (int32_t)h, (int32_t)i, (int32_t)j" : "b, h, i, j";
+}
+
+/// Whether the per-pair value op `op` computes in 32 bits: it carries
+/// attn.narrow (checked by emitCuda before anything is printed).
+bool markedNarrow(Operation *op) { return op && op->hasAttr(attn::kNarrowAttr); }
+
 /// A body that calls `function(set)` for the set of head h, or returns
 /// `fallback` when no set applies.
 std::string dispatchBody(const std::vector<std::string> &sets,
@@ -467,12 +479,12 @@ void printPreamble(attn::PatternOp pattern, const llvm::StringMap<TensorSlot> &t
 /// score when `takesScore`): the pattern's function `name` when it has one,
 /// else `identity`.
 void printPairMember(llvm::raw_ostream &os, const std::string &prefix, const char *name,
-                     bool present, bool takesScore, const char *identity) {
+                     bool present, bool narrow, bool takesScore, const char *identity) {
   os << fmt::format("  static __device__ __forceinline__ float {}({}, {}{}) {{\n"
                     "    return {};\n  }}\n",
                     name, kCommonParams, kPair, takesScore ? ", float score" : "",
-                    present ? fmt::format("(float){}{}({}, b, h, i, j{})", prefix, name,
-                                          kCommonArgs, takesScore ? ", score" : "")
+                    present ? fmt::format("(float){}{}({}, {}{})", prefix, name, kCommonArgs,
+                                          pairArgs(narrow), takesScore ? ", score" : "")
                             : std::string(identity));
 }
 
@@ -481,10 +493,12 @@ void printPairMember(llvm::raw_ostream &os, const std::string &prefix, const cha
 /// statement.
 void printElements(attn::PatternOp pattern, bool narrow, llvm::raw_ostream &os) {
   std::string prefix = functionPrefix(pattern);
-  bool hasBias = static_cast<bool>(pattern.getUnique<attn::BiasOp>());
-  bool hasScore = static_cast<bool>(pattern.getUnique<attn::ScoreOp>());
+  Operation *bias = pattern.getUnique<attn::BiasOp>();
+  Operation *score = pattern.getUnique<attn::ScoreOp>();
+  Operation *scoreGrad = pattern.getUnique<attn::ScoreGradOp>();
+  Operation *tensorGrad = pattern.getUnique<attn::TensorGradOp>();
+  bool hasBias = bias, hasScore = score, hasTensorGrad = tensorGrad;
   bool hasScale = static_cast<bool>(pattern.getUnique<attn::ScaleOp>());
-  bool hasTensorGrad = static_cast<bool>(pattern.getUnique<attn::TensorGradOp>());
   os << fmt::format("struct {}elements {{\n"
                     "  static constexpr bool has_bias = {};\n"
                     "  static constexpr bool has_score = {};\n"
@@ -495,17 +509,20 @@ void printElements(attn::PatternOp pattern, bool narrow, llvm::raw_ostream &os) 
   os << fmt::format("  static __device__ __forceinline__ bool attends({}, {}) {{\n"
                     "    return {}attends({}, b, h, i, j);\n  }}\n",
                     kCommonParams, kPair, prefix, kCommonArgs);
-  printPairMember(os, prefix, "bias", hasBias, /*takesScore=*/false, "0.f");
-  printPairMember(os, prefix, "score", hasScore, /*takesScore=*/true, "score");
-  printPairMember(os, prefix, "score_grad", hasScore, /*takesScore=*/true, "1.f");
+  printPairMember(os, prefix, "bias", hasBias, markedNarrow(bias), /*takesScore=*/false, "0.f");
+  printPairMember(os, prefix, "score", hasScore, markedNarrow(score), /*takesScore=*/true,
+                  "score");
+  printPairMember(os, prefix, "score_grad", hasScore, markedNarrow(scoreGrad),
+                  /*takesScore=*/true, "1.f");
   // The gradients of the float tensors of bias and score for one pair;
   // nothing to add when they read none.
   os << fmt::format("  static __device__ __forceinline__ void tensor_grad({}, {}grads, {}, "
                     "float value, float d_logit) {{\n{}  }}\n",
                     kCommonParams, kGradsType, kPair,
-                    hasTensorGrad ? fmt::format("    {}tensor_grad({}, grads, b, h, i, j, value, "
+                    hasTensorGrad ? fmt::format("    {}tensor_grad({}, grads, {}, value, "
                                                 "d_logit);\n",
-                                                prefix, kCommonArgs)
+                                                prefix, kCommonArgs,
+                                                pairArgs(markedNarrow(tensorGrad)))
                                   : "");
   // Without a scale statement: 1/sqrt(D) rounded once to binary32, as the
   // reference interpreter computes it.
@@ -529,6 +546,23 @@ llvm::Expected<bool> narrowMask(attn::PatternOp pattern) {
   return true;
 }
 
+/// Whether the element function of `element` computes in 32 bits: the mask's
+/// functions when the mask is narrow, a per-pair value function when it
+/// carries attn.narrow, whose claim is checked here as narrowMask's is.
+llvm::Expected<bool> narrowElement(attn::PatternOp pattern, const ElementFunction &element,
+                                   bool narrowMask) {
+  if (element.mask)
+    return narrowMask;
+  Operation *op = element.body->getParentOp();
+  if (!attn::isPairValueOp(op) || !markedNarrow(op))
+    return false;
+  attn::MaskRanges ranges = attn::analyzeValueRanges(pattern, *op);
+  if (!ranges.narrow())
+    return error("'" + op->getName().getStringRef() + "' of pattern '" + pattern.getSymName() +
+                 "' is marked " + attn::kNarrowAttr + " but is not narrow: " + ranges.whyNot);
+  return true;
+}
+
 llvm::Error emitCuda(attn::PatternOp pattern, llvm::raw_ostream &os) {
   if (pattern.getUnique<attn::CausalOp>())
     return error("pattern '" + pattern.getSymName() +
@@ -545,7 +579,10 @@ llvm::Error emitCuda(attn::PatternOp pattern, llvm::raw_ostream &os) {
   FunctionBuilder functions(builder, tensors);
   for (const ElementFunction &element : elementFunctions(pattern)) {
     markOrigin(builder, element);
-    if (failed(functions.build(element, *narrow && element.mask)))
+    llvm::Expected<bool> narrowHere = narrowElement(pattern, element, *narrow);
+    if (!narrowHere)
+      return narrowHere.takeError();
+    if (failed(functions.build(element, *narrowHere)))
       return error("cannot generate CUDA for '" + element.name + "'");
   }
   if (failed(convertToEmitC(*module)))

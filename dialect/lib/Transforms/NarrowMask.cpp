@@ -1,4 +1,4 @@
-//===- NarrowMask.cpp - Tag patterns whose mask fits in 32 bits -----------===//
+//===- NarrowMask.cpp - Tag what fits in 32 bits: mask, per-pair values ---===//
 #include "attnc/Dialect/Attn/NarrowMask.h"
 #include "attnc/Dialect/Attn/Passes.h"
 
@@ -19,6 +19,14 @@ struct NarrowMask : attnc::attn::impl::AttnNarrowMaskBase<NarrowMask> {
       pattern->setAttr(kNarrowMaskAttr, UnitAttr::get(&getContext()));
     else
       pattern->removeAttr(kNarrowMaskAttr);
+    for (Operation &op : pattern.getBodyBlock()) {
+      if (!isPairValueOp(&op))
+        continue;
+      if (analyzeValueRanges(pattern, op).narrow())
+        op.setAttr(kNarrowAttr, UnitAttr::get(&getContext()));
+      else
+        op.removeAttr(kNarrowAttr);
+    }
     markAllAnalysesPreserved();
   }
 };

@@ -77,3 +77,36 @@ attn.pattern @divide {
     attn.yield %c : i1
   }
 }
+
+// -----
+
+// Per-pair values are bounded one by one: the ALiBi distance q - j fits in
+// int32 (attn.narrow), i * j in the score does not, and a stale mark on it is
+// removed. The mask (none here) is narrow.
+// CHECK-LABEL: attn.pattern @values attributes {attn.narrow_mask} {
+// CHECK:         attn.bias attributes {attn.narrow} {
+// CHECK:         attn.score {
+// CHECK-NOT:     attn.narrow
+// CHECK:       }
+attn.pattern @values {
+  attn.bias {
+  ^bb0(%b: i64, %h: i64, %i: i64, %j: i64):
+    %nk = attn.dim Nk
+    %nq = attn.dim Nq
+    %offset = arith.subi %nk, %nq : i64
+    %q = arith.addi %i, %offset : i64
+    %d = arith.subi %q, %j : i64
+    %f = arith.sitofp %d : i64 to f32
+    %hh = attn.dim H
+    %m = attn.alibi_slope %h, %hh
+    %r = arith.mulf %m, %f : f32
+    attn.yield %r : f32
+  }
+  attn.score attributes {attn.narrow} {
+  ^bb0(%b: i64, %h: i64, %i: i64, %j: i64, %score: f32):
+    %p = arith.muli %i, %j : i64
+    %f = arith.sitofp %p : i64 to f32
+    %r = arith.addf %score, %f : f32
+    attn.yield %r : f32
+  }
+}

@@ -7,6 +7,11 @@
 // within int32, no value can wrap in 32 bits, so the mask computes the same
 // in 32-bit arithmetic: the code generator then emits it that way.
 //
+// The same holds for the per-pair value functions (attn.bias, attn.score,
+// attn.score_grad, attn.tensor_grad), each on its own: they run once per
+// attended pair, where 64-bit integer arithmetic and 64-bit-to-float
+// conversions cost as much as the softmax's exponential.
+//
 //===----------------------------------------------------------------------===//
 #pragma once
 
@@ -29,6 +34,9 @@ struct NarrowLimits {
 
 /// The unit attribute attn-narrow-mask puts on a pattern whose mask is narrow.
 constexpr const char *kNarrowMaskAttr = "attn.narrow_mask";
+/// The unit attribute it puts on a narrow per-pair value op (bias, score,
+/// score_grad, tensor_grad).
+constexpr const char *kNarrowAttr = "attn.narrow";
 
 struct MaskRanges {
   /// A bound of every i64 value of the mask regions, block arguments
@@ -45,5 +53,13 @@ struct MaskRanges {
 /// not narrow. Integer loads from i32 tensors may be any int32; loads from
 /// i64 tensors, and anything else without a transfer function, are unbounded.
 MaskRanges analyzeMaskRanges(PatternOp pattern);
+
+/// Whether `op` is a per-pair value op (bias, score, score_grad,
+/// tensor_grad): one whose region attn-narrow-mask bounds on its own.
+bool isPairValueOp(mlir::Operation *op);
+
+/// Bounds the region of the per-pair value op `op` of `pattern`, under the
+/// same limits and rules as the mask. Its float values need no bound.
+MaskRanges analyzeValueRanges(PatternOp pattern, mlir::Operation &op);
 
 } // namespace attnc::attn

@@ -69,7 +69,7 @@ def AttnScoreDerivative : Pass<"attn-score-derivative", "::attnc::attn::PatternO
 }
 
 def AttnNarrowMask : Pass<"attn-narrow-mask", "::attnc::attn::PatternOp"> {
-  let summary = "Mark patterns whose mask provably fits in 32-bit integers";
+  let summary = "Mark masks and per-pair values that provably fit in 32-bit integers";
   let description = [{
     Bounds every integer value of the `attn.set` and `attn.attend` regions by
     interval arithmetic, for every problem with Nq, Nk <= 2^29, H <= 2^16,
@@ -78,8 +78,11 @@ def AttnNarrowMask : Pass<"attn-narrow-mask", "::attnc::attn::PatternOp"> {
     every bound lies within int32, no value can wrap in 32 bits and the
     pattern gets the unit attribute `attn.narrow_mask`: the code generator
     then evaluates the mask with 32-bit integers. Otherwise the attribute is
-    removed. Run it last: after attn-make-causal-explicit and specialization,
-    on the IR that code generation reads.
+    removed. Each per-pair value op (`attn.bias`, `attn.score`,
+    `attn.score_grad`, `attn.tensor_grad`) is bounded on its own in the same
+    way and gets (or loses) the unit attribute `attn.narrow`. Run it last:
+    after attn-make-causal-explicit, specialization and the derivative
+    passes, on the IR that code generation reads.
   }];
 }
 
