@@ -131,8 +131,12 @@ std::vector<std::string> nvrtcOptions(const CompileRequest &request) {
   std::string suffix = archSuffix(request.arch);
   std::string virtualOrReal = request.kind == BinaryKind::Ptx ? "compute_" : "sm_";
   std::string include = cudaIncludeDir();
+  // --no-cache: NVRTC (12.9+) keeps its own cache of compiled programs
+  // outside ATTNC_CACHE_DIR. attnc's kernel cache is the only one: emptying it
+  // must mean compiling again (a "cold" compile in attnc-bench once took 0.08 s
+  // from NVRTC's cache), and no second copy of every kernel piles up elsewhere.
   std::vector<std::string> options = {"-std=c++17", "-arch=" + virtualOrReal + suffix,
-                                      "-I" + include, "-I" + include + "/cccl"};
+                                      "-I" + include, "-I" + include + "/cccl", "--no-cache"};
   options.insert(options.end(), request.options.begin(), request.options.end());
   return options;
 }

@@ -34,10 +34,11 @@ TEST(Nvrtc, CompilesCubinForSm80AndSm90a) {
 
 TEST(Nvrtc, PassesTheDefaultOptions) {
   std::vector<std::string> options = nvrtcOptions(fillKernel("sm_90a", BinaryKind::Ptx));
-  ASSERT_GE(options.size(), 4u);
+  ASSERT_GE(options.size(), 5u);
   EXPECT_EQ(options[0], "-std=c++17");
   EXPECT_EQ(options[1], "-arch=compute_90a");
   EXPECT_EQ(options[3], options[2] + "/cccl");
+  EXPECT_EQ(options[4], "--no-cache");
 }
 
 // The message of the attn::Error that compiling `request` throws.

@@ -25,7 +25,8 @@ struct Binary {
 
 // Every option NVRTC gets for the request: -std=c++17, -arch (compute_XX for
 // PTX, sm_XX for CUBIN), the toolkit include folder and its cccl/ (from
-// $ATTNC_CUDA_INCLUDE, else the toolkit found at build time), then
+// $ATTNC_CUDA_INCLUDE, else the toolkit found at build time), --no-cache
+// (NVRTC's own cache off: attnc's KernelCache is the one), then
 // request.options. Throws attn::Error on a malformed arch.
 std::vector<std::string> nvrtcOptions(const CompileRequest &request);
 
