@@ -123,7 +123,7 @@ __device__ __forceinline__ void probabilities_and_grads(Scores &s, Scores &dp,
 #pragma unroll
     for (int e = 0; e < 4; ++e) {
       int query = Transposed ? element_col(n, e, lane) : element_row(warp_row, 0, e, lane);
-      float p = exp2_approx(s[0][n][e] - lse2[query]);
+      float p = attnc_exp2_approx(s[0][n][e] - lse2[query]);
       float ds = p * (dp[0][n][e] - delta[query]);
       sink(n, e, p, ds);
       s[0][n][e] = p;

@@ -138,13 +138,21 @@ __device__ __forceinline__ int32_t attnc_abs_i32(int32_t a) { return a < 0 ? -a 
 // ALiBi slopes (Press et al., 2022), as AlibiSlope.cpp computes them
 //===----------------------------------------------------------------------===//
 
+/// 2^x; 2^-inf = 0, within 2 ulp (exp2f's own instruction; the kernels'
+/// probabilities are then rounded to 16 bits anyway). Plain asm, unlike
+/// exp2f's intrinsic, merges across calls with the same x.
+__device__ __forceinline__ float attnc_exp2_approx(float x) {
+  float y;
+  asm("ex2.approx.ftz.f32 %0, %1;\n" : "=f"(y) : "f"(x));
+  return y;
+}
+
 // The slope of head h of n as in AlibiSlope.h, 2^(-8 (k + 1) / m), in
 // float arithmetic that the compiler can hoist out of the kernels' loops (a
 // double pow called per tile cost ALiBi 73 % more instructions than causal).
 // Every exponent is exact in float (m is a power of two). The power is
-// ex2.approx (exp2f's own instruction, within 2 ulp; no denormals here)
-// written as plain asm: exp2f's intrinsic is not merged across calls, so each
-// pair of a tile would pay one MUFU op for the same slope.
+// attnc_exp2_approx (no denormals here): with exp2f each pair of a tile
+// would pay one MUFU op for the same slope.
 // Outside 0 <= h < n <= 2^30 the CPU reports an error; here the slope is 0.
 __device__ __forceinline__ float attnc_alibi_slope(int64_t h, int64_t n) {
   if (n < 1 || n > (1LL << 30) || h < 0 || h >= n)
@@ -152,9 +160,7 @@ __device__ __forceinline__ float attnc_alibi_slope(int64_t h, int64_t n) {
   int64_t closest = 1LL << (63 - __clzll(n)); // the largest power of two <= n
   float exponent = h < closest ? -8.0f * (float)(h + 1) / (float)closest
                                : -4.0f * (float)(2 * (h - closest) + 1) / (float)closest;
-  float slope;
-  asm("ex2.approx.ftz.f32 %0, %1;" : "=f"(slope) : "f"(exponent));
-  return slope;
+  return attnc_exp2_approx(exponent);
 }
 
 //===----------------------------------------------------------------------===//

@@ -94,14 +94,14 @@ __device__ __forceinline__ void online_softmax(float (&s)[kMTiles][kNTiles][4],
       // A row with nothing attended so far keeps max -inf; subtracting 0
       // then keeps exp2(-inf) = 0 instead of NaN.
       float base = new_max == neg_inf() ? 0.f : new_max;
-      float correction = exp2_approx(rows.max[r] - base);
+      float correction = attnc_exp2_approx(rows.max[r] - base);
       rows.max[r] = new_max;
       float sum = 0.f;
 #pragma unroll
       for (int n = 0; n < kNTiles; ++n)
 #pragma unroll
         for (int e = 2 * half; e < 2 * half + 2; ++e) {
-          s[m][n][e] = exp2_approx(s[m][n][e] - base);
+          s[m][n][e] = attnc_exp2_approx(s[m][n][e] - base);
           sum += s[m][n][e];
         }
       rows.sum[r] = rows.sum[r] * correction + sum;

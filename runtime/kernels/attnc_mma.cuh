@@ -95,14 +95,6 @@ __device__ __forceinline__ uint32_t pack(float lo, float hi) {
   return packed;
 }
 
-/// 2^x; 2^-inf = 0. The approximation's error (2 ulp) is far below the
-/// rounding of P to 16 bits.
-__device__ __forceinline__ float exp2_approx(float x) {
-  float y;
-  asm("ex2.approx.ftz.f32 %0, %1;\n" : "=f"(y) : "f"(x));
-  return y;
-}
-
 /// Shared-memory element offset of (row, 16-byte chunk): chunks are XOR-ed
 /// with the row so that the eight rows an ldmatrix reads hit distinct banks.
 __device__ __forceinline__ int swizzle(int row, int chunk) {

@@ -156,11 +156,9 @@ TEST(NarrowMask, PairValuesComputeInInt32WhenTheyFit) {
   lower(file, *file.ast.patterns[0], narrow);
   lower(file, *file.ast.patterns[1], wide);
   for (const char *op : {"bias", "score", "score_grad"})
-    EXPECT_TRUE(narrow.op.getBodyBlock().getOperations().end() !=
-                llvm::find_if(narrow.op.getBodyBlock(), [&](mlir::Operation &element) {
-                  return element.getName().stripDialect() == op &&
-                         element.hasAttr(attn::kNarrowAttr);
-                }))
+    EXPECT_TRUE(llvm::any_of(narrow.op.getBodyBlock(), [&](mlir::Operation &element) {
+      return element.getName().stripDialect() == op && element.hasAttr(attn::kNarrowAttr);
+    }))
         << op << " should carry " << attn::kNarrowAttr;
   auto kernel = emitKernelSource(narrow.op);
   ASSERT_TRUE(static_cast<bool>(kernel)) << llvm::toString(kernel.takeError());
