@@ -42,7 +42,7 @@ public:
       return std::move(result_);
     }
     for (Operation &op : pattern_.getBodyBlock())
-      if (isa<SetOp, AttendOp>(op))
+      if (isa<SetOp, AttendOp, ComponentOp>(op))
         analyze(op);
     return std::move(result_);
   }
@@ -79,6 +79,8 @@ private:
     std::string where = "attn.attend";
     if (auto set = dyn_cast<SetOp>(element))
       where = "attn.set @" + set.getSymName().str();
+    if (auto component = dyn_cast<ComponentOp>(element))
+      where = "attn.component #" + std::to_string(component.getIndex());
     std::string name = "an argument";
     if (Operation *def = value.getDefiningOp())
       name = "'" + def->getName().getStringRef().str() + "'";

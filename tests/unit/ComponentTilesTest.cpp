@@ -37,7 +37,6 @@ namespace {
 using namespace attnc;
 using attnc::attn::ComponentOp;
 using layout::ComponentTiles;
-using layout::TileKind;
 
 int64_t floorMod(int64_t a, int64_t b) {
   int64_t r = a % b;
@@ -56,7 +55,7 @@ bool inImage(const std::vector<int64_t> &map, int64_t c, int64_t pos) {
 struct Compiled {
   mlir::MLIRContext context;
   mlir::OwningOpRef<mlir::ModuleOp> module;
-  attn::PatternOp pattern;
+  attnc::attn::PatternOp pattern;
 };
 
 /// Parses, lowers for the layout and splits into components; the first pattern.
@@ -72,9 +71,9 @@ std::unique_ptr<Compiled> compile(const std::string &source) {
   EXPECT_TRUE(mlir::succeeded(mlir::verify(*out->module))) << source;
   mlir::PassManager pm(&out->context);
   buildLayoutPipeline(pm, {});
-  pm.nest<attn::PatternOp>().addPass(attn::createAttnComponents());
+  pm.nest<attnc::attn::PatternOp>().addPass(attnc::attn::createAttnComponents());
   EXPECT_TRUE(mlir::succeeded(pm.run(*out->module))) << source;
-  out->pattern = *out->module->getBody()->getOps<attn::PatternOp>().begin();
+  out->pattern = *out->module->getBody()->getOps<attnc::attn::PatternOp>().begin();
   return out;
 }
 
@@ -87,9 +86,9 @@ struct TileCount {
 };
 
 /// Checks every component of `pattern` at `sizes` with blockQ x blockK tiles.
-void checkPattern(attn::PatternOp pattern, const attn::Sizes &sizes, int64_t blockQ,
+void checkPattern(attnc::attn::PatternOp pattern, const attnc::attn::Sizes &sizes, int64_t blockQ,
                   int64_t blockK, const std::string &source, Stats &stats) {
-  attn::PatternEvaluator eval(pattern, sizes, {});
+  attnc::attn::PatternEvaluator eval(pattern, sizes, {});
   auto infos = layout::describeComponents(pattern, sizes.numHeads);
   size_t k = 0;
   for (ComponentOp op : pattern.getBodyBlock().getOps<ComponentOp>()) {
@@ -117,7 +116,7 @@ void checkPattern(attn::PatternOp pattern, const attn::Sizes &sizes, int64_t blo
     std::vector<char> in(sizes.seqQ * sizes.seqK);
     for (int64_t i = 0; i < sizes.seqQ; ++i)
       for (int64_t j = 0; j < sizes.seqK; ++j) {
-        attn::Scalar args[4];
+        attnc::attn::Scalar args[4];
         args[0].i = 0, args[1].i = h, args[2].i = i, args[3].i = j;
         auto value = eval.run(op.getBody(), args);
         ASSERT_TRUE(mlir::succeeded(value));
@@ -155,7 +154,7 @@ void checkPattern(attn::PatternOp pattern, const attn::Sizes &sizes, int64_t blo
       EXPECT_TRUE(listed.emplace(std::make_tuple(t.cls, t.tq, t.tk), t).second)
           << where << fmt::format(" tile ({}, {}, {}) listed twice", t.cls, t.tq, t.tk);
       EXPECT_GT(t.pairs, 0) << where;
-      full += t.kind == TileKind::Full;
+      full += t.full;
       sum += t.pairs, area += t.rows * t.cols;
     }
     EXPECT_EQ(full, got.full) << where;
@@ -174,11 +173,11 @@ void checkPattern(attn::PatternOp pattern, const attn::Sizes &sizes, int64_t blo
       EXPECT_EQ(it->second.cols, count.cols) << where << tile;
       if (exact) {
         EXPECT_EQ(it->second.pairs, count.pairs) << where << tile;
-        EXPECT_EQ(it->second.kind == TileKind::Full, count.pairs == count.rows * count.cols)
+        EXPECT_EQ(it->second.full, count.pairs == count.rows * count.cols)
             << where << tile;
       } else {
         EXPECT_GE(it->second.pairs, count.pairs) << where << tile;
-        EXPECT_EQ(it->second.kind, TileKind::Partial) << where << tile;
+        EXPECT_FALSE(it->second.full) << where << tile;
       }
     }
     if (exact) {
@@ -224,7 +223,7 @@ TEST(ComponentTiles, BundledStridedStridedMergedFixedAgainstBruteForce) {
     }
     auto compiled = compile(source);
     ASSERT_TRUE(compiled);
-    attn::Sizes sizes;
+    attnc::attn::Sizes sizes;
     sizes.numHeads = 2;
     sizes.seqQ = pick(1, 70);
     sizes.seqK = trial % 4 == 0 ? sizes.seqQ : pick(1, 70);
@@ -252,7 +251,7 @@ TEST(ComponentTiles, RandomPatternsAgainstBruteForce) {
     std::string source = gen.pattern();
     auto compiled = compile(source);
     ASSERT_TRUE(compiled);
-    attn::Sizes sizes;
+    attnc::attn::Sizes sizes;
     sizes.numHeads = 2;
     sizes.seqQ = gen.pick(1, 50);
     sizes.seqK = gen.pick(1, 50);

@@ -123,21 +123,27 @@ std::vector<ComponentInfo> describeComponents(attn::PatternOp pattern, int64_t n
         info.heads.push_back(h);
     }
     info.index = c.getIndex();
-    info.form = attn::stringifyComponentForm(c.getForm()).str();
-    info.aligned = c.getAligned();
-    info.causal = c.getCausal();
-    info.exact = c.getExact();
-    info.window = c.getWindow();
-    info.modulus = c.getModulus();
-    info.residue = c.getResidue();
-    info.lo = c.getLo();
-    info.hi = c.getHi();
-    info.classes = c.getClasses();
-    info.queryMap.assign(c.getQueryMap().begin(), c.getQueryMap().end());
-    info.keyMap.assign(c.getKeyMap().begin(), c.getKeyMap().end());
+    static_cast<::attn::ComponentSpec &>(info) = componentSpec(c);
     out.push_back(std::move(info));
   }
   return out;
+}
+
+::attn::ComponentSpec componentSpec(attn::ComponentOp c) {
+  ::attn::ComponentSpec spec;
+  spec.form = attn::stringifyComponentForm(c.getForm()).str();
+  spec.aligned = c.getAligned();
+  spec.causal = c.getCausal();
+  spec.exact = c.getExact();
+  spec.window = c.getWindow();
+  spec.modulus = c.getModulus();
+  spec.residue = c.getResidue();
+  spec.lo = c.getLo();
+  spec.hi = c.getHi();
+  spec.classes = c.getClasses();
+  spec.queryMap.assign(c.getQueryMap().begin(), c.getQueryMap().end());
+  spec.keyMap.assign(c.getKeyMap().begin(), c.getKeyMap().end());
+  return spec;
 }
 
 namespace {
