@@ -44,17 +44,17 @@
 
 #include "attnc_forward.cuh"
 
-/// A tile map of attn.component, [base, base_step, inner, outer_stride,
-/// inner_stride] (inner, outer_stride >= 1).
+/// The shape of a tile map of attn.component (inner, outer_stride >= 1);
+/// its base and base_step are folded into each class's bases.
 struct attnc_tile_map {
-  int64_t base, base_step, inner, outer_stride, inner_stride;
+  int64_t inner, outer_stride, inner_stride;
 };
 
-/// One class of a component: its rows are positions first_row .. first_row +
-/// rows - 1 of its query map, its columns first_col .. first_col + cols - 1 of
-/// its key map.
+/// One class of a component: row a sits at map_position(query_map, row_base,
+/// first_row + a) for a < rows, column b at map_position(key_map, col_base,
+/// first_col + b) for b < cols (first_row, first_col >= 0).
 struct attnc_component_class {
-  int64_t first_row, rows, first_col, cols;
+  int64_t row_base, first_row, rows, col_base, first_col, cols;
 };
 
 /// What a component's forward kernel is given; the host mirrors it
@@ -89,10 +89,10 @@ namespace attnc_components {
 
 using namespace attnc_fwd;
 
-/// Position of tile row t of class c of `map`.
-__device__ __forceinline__ int64_t map_position(const attnc_tile_map &map, int64_t c, int64_t t) {
-  return map.base + c * map.base_step + (t / map.inner) * map.outer_stride +
-         (t % map.inner) * map.inner_stride;
+/// Position of tile row t >= 0 of `map` from a class's `base`.
+__device__ __forceinline__ int64_t map_position(const attnc_tile_map &map, int64_t base,
+                                                int64_t t) {
+  return base + (t / map.inner) * map.outer_stride + (t % map.inner) * map.inner_stride;
 }
 
 /// Where the pairs of a component's tile sit: this thread's rows' i (once
@@ -115,12 +115,12 @@ struct MappedPairs {
   }
 };
 
-/// This thread's columns of the key tile from column b0 of class c:
+/// This thread's columns of the key tile from column b0 of the class:
 /// element_col(n, e) = 8n + 2(lane % 4) + (e & 1). A strided map costs a
 /// multiply per column; a gathered one divides once and steps from there.
 __device__ __forceinline__ void map_columns(MappedPairs &pairs, const attnc_tile_map &map,
-                                            int64_t c, const attnc_component_class &cls,
-                                            int64_t b0, int lane) {
+                                            const attnc_component_class &cls, int64_t b0,
+                                            int lane) {
   const int64_t b_first = b0 + (lane % 4) * 2;
   pairs.key_in_class = 0;
 #pragma unroll
@@ -129,14 +129,14 @@ __device__ __forceinline__ void map_columns(MappedPairs &pairs, const attnc_tile
       pairs.key_in_class |= 1u << k;
   const int64_t t_first = cls.first_col + b_first;
   if (map.inner == 1) {
-    const int32_t first = (int32_t)map_position(map, c, t_first);
+    const int32_t first = (int32_t)map_position(map, cls.col_base, t_first);
     const int32_t step = (int32_t)map.outer_stride;
 #pragma unroll
     for (int k = 0; k < 2 * kNTiles; ++k)
       pairs.j[k] = first + ((k / 2) * 8 + (k & 1)) * step;
     return;
   }
-  const int64_t base = map.base + c * map.base_step;
+  const int64_t base = cls.col_base;
   int64_t group = t_first / map.inner, within = t_first % map.inner;
 #pragma unroll
   for (int k = 0; k < 2 * kNTiles; ++k) {
@@ -151,14 +151,14 @@ __device__ __forceinline__ void map_columns(MappedPairs &pairs, const attnc_tile
   }
 }
 
-/// Issues the copy of the key tile from column b0 of class c of a [N, D]
+/// Issues the copy of the key tile from column b0 of the class of a [N, D]
 /// tensor (`base`, row stride `stride`): one strided copy when the map's
 /// inner is 1, else a row at a time; columns past the class become zeros.
 __device__ __forceinline__ void load_key_tile(uint32_t dst, const uint16_t *base, int64_t stride,
-                                              const attnc_tile_map &map, int64_t c,
+                                              const attnc_tile_map &map,
                                               const attnc_component_class &cls, int64_t b0) {
   if (map.inner == 1) {
-    const int64_t first = map_position(map, c, cls.first_col + b0);
+    const int64_t first = map_position(map, cls.col_base, cls.first_col + b0);
     load_tile<kBlockN>(dst, base + first * stride, stride * map.outer_stride, cls.cols - b0);
     return;
   }
@@ -166,7 +166,8 @@ __device__ __forceinline__ void load_key_tile(uint32_t dst, const uint16_t *base
       dst,
       [&](int r) -> const uint16_t * {
         int64_t b = b0 + r;
-        return b < cls.cols ? base + map_position(map, c, cls.first_col + b) * stride : nullptr;
+        return b < cls.cols ? base + map_position(map, cls.col_base, cls.first_col + b) * stride
+                            : nullptr;
       },
       base);
 }
@@ -237,7 +238,7 @@ __device__ __forceinline__ void attnc_component_forward_kernel(const attnc_compo
   const int64_t a0 = tq * kBlockM;
   // i of row a of the class; rows past its end are never stored.
   auto query_of = [&](int64_t a) {
-    return map_position(args.query_map, c, cls.first_row + a) - args.query_offset;
+    return map_position(args.query_map, cls.row_base, cls.first_row + a) - args.query_offset;
   };
   MappedPairs pairs;
   uint32_t row_in_class = 0;
@@ -261,7 +262,7 @@ __device__ __forceinline__ void attnc_component_forward_kernel(const attnc_compo
           return a0 + r < cls.rows ? q + query_of(a0 + r) * args.q_stride[2] : nullptr;
         },
         q);
-    load_key_tile(at.k_smem, k, args.k_stride[2], args.key_map, c, cls, tiles.at(0) * kBlockN);
+    load_key_tile(at.k_smem, k, args.k_stride[2], args.key_map, cls, tiles.at(0) * kBlockN);
     cp_async_commit();
   }
   for (int index = 0; index < total; ++index) {
@@ -271,12 +272,12 @@ __device__ __forceinline__ void attnc_component_forward_kernel(const attnc_compo
     const int64_t b0 = tiles.at(index) * kBlockN;
     const bool more = index + 1 < total;
     const int64_t next = more ? tiles.at(index + 1) * kBlockN : 0;
-    map_columns(pairs, args.key_map, c, cls, b0, lane);
+    map_columns(pairs, args.key_map, cls, b0, lane);
     auto load_v = [&](uint32_t dst) {
-      load_key_tile(dst, v, args.v_stride[2], args.key_map, c, cls, b0);
+      load_key_tile(dst, v, args.v_stride[2], args.key_map, cls, b0);
     };
     auto load_next_k = [&](uint32_t dst) {
-      load_key_tile(dst, k, args.k_stride[2], args.key_map, c, cls, next);
+      load_key_tile(dst, k, args.k_stride[2], args.key_map, cls, next);
     };
     attnc_forward_visit<Component>(index < tiles.partial_count, o, rows, tile, pairs, at,
                                    warp_row, lane, more, load_v, load_next_k);

@@ -59,14 +59,14 @@ struct ComponentArgs {
   Strides qStride, kStride, vStride;
   CUdeviceptr heads;
   int64_t headCount, queryOffset;
-  std::array<int64_t, 5> queryMap, keyMap;
+  std::array<int64_t, 3> queryMap, keyMap; // inner, outer_stride, inner_stride
   CUdeviceptr classes, rowOf;
   TileLists layout;
   CUdeviceptr oAcc, lseAcc;
 };
 
 static_assert(sizeof(ComponentArgs) ==
-              4 * 8 + 2 * 8 + 3 * 8 + 9 * 8 + 3 * 8 + 10 * 8 + 2 * 8 + 5 * 8 + 2 * 8);
+              4 * 8 + 2 * 8 + 3 * 8 + 9 * 8 + 3 * 8 + 6 * 8 + 2 * 8 + 5 * 8 + 2 * 8);
 
 // Mirrors attnc_components_finish_args (attnc_components.cuh).
 struct ComponentsFinishArgs {
@@ -96,9 +96,7 @@ private:
   CUstream stream_;
 };
 
-std::array<int64_t, 5> mapArgs(const TileMap &map) {
-  return {map[0], map[1], map[2], map[3], map[4]};
-}
+std::array<int64_t, 3> mapArgs(const TileMap &map) { return {map[2], map[3], map[4]}; }
 
 /// Whether the environment turns the component path off (ATTNC_COMPONENTS=0).
 bool componentsOffInEnvironment() {

@@ -111,12 +111,11 @@ bool mapIs(const TileMap &map, std::initializer_list<int64_t> want) {
 
 bool isContiguousMap(const TileMap &map) { return mapIs(map, {0, 0, 1, 1, 1}); }
 
-int64_t mapCountBelow(const TileMap &map, int64_t cls, int64_t x) {
+int64_t mapIndexAtLeast(const TileMap &map, int64_t cls, int64_t x) {
   const int64_t inner = map[2], outer = map[3], innerStride = map[4];
   int64_t y = x - (map[0] + cls * map[1]);
-  if (y <= 0)
-    return 0;
-  // Whole groups of `inner` rows below x, then the rows of the group x is in.
+  // The groups of `inner` rows that start below x, then the rows of the
+  // group x is in that are below it.
   int64_t groups = floorDiv(y, outer), rest = y - groups * outer;
   int64_t partial = innerStride > 0 ? ceilDiv(rest, innerStride) : (rest > 0 ? inner : 0);
   return groups * inner + std::min(inner, partial);

@@ -10,18 +10,26 @@ namespace {
 
 constexpr int64_t kInt32Max = std::numeric_limits<int32_t>::max();
 
-// Row a of class c of the component in its own coordinates (see
-// attn/ComponentTiles.h): the rows of the class are the positions of its
-// query map in [offset, offset + Nq), the columns those of its key map in
-// [0, Nk).
+// The positions of class `cls` of `map` in [lo, hi), as base, first and
+// count (see ComponentTileLists::classes): the base takes whole groups of
+// the map so that the kernel's tile rows are never negative (it divides
+// them by the map's inner size).
+void appendRange(std::vector<int64_t> &classes, const TileMap &map, int64_t cls, int64_t lo,
+                 int64_t hi) {
+  const int64_t first = mapIndexAtLeast(map, cls, lo);
+  const int64_t inner = map[2], groups = (first >= 0 ? first : first - inner + 1) / inner;
+  classes.insert(classes.end(), {map[0] + cls * map[1] + groups * map[3], first - groups * inner,
+                                 mapIndexAtLeast(map, cls, hi) - first});
+}
+
+// Class c of the component in its own coordinates (see
+// attn/ComponentTiles.h): its rows are the positions of its query map in
+// [offset, offset + Nq), its columns those of its key map in [0, Nk).
 void appendClass(std::vector<int64_t> &classes, const ComponentSpec &component, int64_t cls,
                  int64_t seqQ, int64_t seqK) {
   const int64_t offset = component.aligned ? seqK - seqQ : 0;
-  const int64_t firstRow = mapCountBelow(component.queryMap, cls, offset);
-  const int64_t firstCol = mapCountBelow(component.keyMap, cls, 0);
-  classes.insert(classes.end(),
-                 {firstRow, mapCountBelow(component.queryMap, cls, offset + seqQ) - firstRow,
-                  firstCol, mapCountBelow(component.keyMap, cls, seqK) - firstCol});
+  appendRange(classes, component.queryMap, cls, offset, offset + seqQ);
+  appendRange(classes, component.keyMap, cls, 0, seqK);
 }
 
 template <typename T> std::shared_ptr<DeviceBuffer> upload(const std::vector<T> &host) {

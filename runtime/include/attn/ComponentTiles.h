@@ -53,9 +53,11 @@ struct ComponentSpec {
 // Whether `map` is the identity, t -> t (contiguous tiles).
 bool isContiguousMap(const TileMap &map);
 
-// The number of positions of class `cls`'s image of `map` below `x`; the
-// image must increase with t (as every map of attn-components does).
-int64_t mapCountBelow(const TileMap &map, int64_t cls, int64_t x);
+// The smallest t (any integer: a map's image extends both ways) whose
+// position in class `cls` of `map` is at least `x`; the image must increase
+// with t, as every map of attn-components does. The positions in [x, y) are
+// those of t in [mapIndexAtLeast(x), mapIndexAtLeast(y)).
+int64_t mapIndexAtLeast(const TileMap &map, int64_t cls, int64_t x);
 
 struct ComponentTileOptions {
   int64_t blockQ = 128; // query rows per tile (the forward kernel's)

@@ -28,9 +28,11 @@ std::vector<std::string> componentPathSets(const Bundle &bundle);
 // kernel evaluates the component's predicate there), the others FULL.
 struct ComponentTileLists {
   int64_t blockQ = 0, blockK = 0;
-  // Per class, 4 numbers (attnc_component_class): the position in the query
-  // map of its first row and its number of rows, then the same for its
-  // columns in the key map.
+  // Per class, 6 numbers (attnc_component_class): for its rows, a base
+  // position, the tile row t >= 0 of the first (row a sits at base + (t /
+  // inner) * outer_stride + (t % inner) * inner_stride with t = first + a of
+  // the query map) and their number; then the same for its columns and the
+  // key map.
   std::vector<int64_t> classes;
   std::vector<int32_t> rowOf; // per row: its class and query tile
   std::vector<int64_t> start; // rows + 1
