@@ -327,6 +327,8 @@ Attention::Attention(const Bundle &bundle, DType dtype, int headDim, KernelCache
   if (options.blockQ != 64 && options.blockQ != 128)
     throw Error("a query block of " + std::to_string(options.blockQ) +
                 " rows is not supported: 64 or 128");
+  // Read once: the compile and the kernels loaded must agree.
+  options.components = options.components && !componentsOffInEnvironment();
   if (options.backward && (bundle.backwardDqKernel.empty() || bundle.backwardDkdvKernel.empty()))
     throw Error("the bundle of pattern '" + bundle.pattern +
                 "' names no backward kernels: compile it again with this attnc");

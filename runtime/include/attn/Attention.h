@@ -111,7 +111,8 @@ struct KernelOptions {
   bool backward = false;
   // Run the forward of the head classes that qualify through their disjoint
   // components (componentPathSets); the environment variable
-  // ATTNC_COMPONENTS=0 turns it off whatever this says.
+  // ATTNC_COMPONENTS=0 turns it off whatever this says (Attention reads it
+  // once, when made; its options() then say false).
   bool components = true;
 };
 
