@@ -284,11 +284,13 @@ __device__ __forceinline__ void attnc_forward_kernel(const attnc_forward_args &a
     const ContiguousPairs<false> pairs{tile, k0 + kBlockN > args.shape.Nk};
     const uint16_t *next_k = k + next * args.k_stride[2];
     const uint16_t *v_tile = v + k0 * args.v_stride[2];
-    auto load_v = [&](uint32_t dst) {
-      load_tile<kBlockN>(dst, v_tile, args.v_stride[2], args.shape.Nk - k0);
-    };
-    auto load_next_k = [&](uint32_t dst) {
-      load_tile<kBlockN>(dst, next_k, args.k_stride[2], args.shape.Nk - next);
+    // Operands by value: the loads compile as they did before they were
+    // passed in (the same instructions).
+    const int64_t v_valid = args.shape.Nk - k0, next_valid = args.shape.Nk - next;
+    const int64_t v_row = args.v_stride[2], k_row = args.k_stride[2];
+    auto load_v = [=](uint32_t dst) { load_tile<kBlockN>(dst, v_tile, v_row, v_valid); };
+    auto load_next_k = [=](uint32_t dst) {
+      load_tile<kBlockN>(dst, next_k, k_row, next_valid);
     };
     attnc_forward_visit<Pattern>(index < tiles.partial_count, o, rows, tile, pairs, at, warp_row,
                                  lane, more, load_v, load_next_k);

@@ -186,6 +186,7 @@ const Bundled kBundled[] = {
     {"patterns/fixed.pattern", {{"stride", "64"}, {"c", "16"}}},
     {"patterns/fixed.pattern", {{"stride", "128"}, {"c", "32"}}},
     {"patterns/fixed_heads.pattern", {{"stride", "32"}}},
+    {"patterns/dilated_sliding_window.pattern", {}},
     {"tests/patterns/three_components.pattern", {{"stride", "32"}, {"c", "4"}}},
     {"tests/patterns/three_components.pattern", {}},
 };
@@ -259,11 +260,14 @@ TEST(ComponentLists, WhichSetsRunThroughTheirComponents) {
   EXPECT_EQ(sets("patterns/fixed.pattern"), Sets{""});
   EXPECT_EQ(sets("patterns/fixed.pattern", {"", {{"c", "16"}}}), Sets{""});
   EXPECT_EQ(sets("tests/patterns/three_components.pattern"), Sets{""});
+  EXPECT_EQ(sets("patterns/dilated_sliding_window.pattern"), Sets{""});
   // A summary column range that depends on h has no closed form: its own tiles.
   EXPECT_EQ(sets("patterns/fixed_heads.pattern"), Sets{});
   // Contiguous components alone gain nothing from components.
-  for (const char *file : {"patterns/causal.pattern", "patterns/sliding_window.pattern",
-                           "patterns/document.pattern", "patterns/alibi.pattern"})
+  for (const char *file :
+       {"patterns/causal.pattern", "patterns/sliding_window.pattern", "patterns/document.pattern",
+        "patterns/alibi.pattern", "patterns/bigbird.pattern", "patterns/longformer.pattern",
+        "patterns/prefix_lm.pattern"})
     EXPECT_EQ(sets(file), Sets{}) << file;
 }
 

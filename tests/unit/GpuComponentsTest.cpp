@@ -1,9 +1,9 @@
 //===- GpuComponentsTest.cpp - The component forward path on the GPU ------===//
 //
 // Patterns whose sets split into disjoint components with dense tile maps
-// (strided, strided_merged, fixed with c = 16 and 32, the three-component
-// test pattern; fixed_heads, whose summary columns depend on h, stays on its
-// own tiles) run their forward through their components. Each case: random
+// (strided, strided_merged, fixed with c = 16 and 32, dilated_sliding_window,
+// the three-component test pattern; fixed_heads, whose summary columns depend
+// on h, stays on its own tiles) run their forward through their components. Each case: random
 // inputs, O and LSE poisoned with NaN, then every element written and O and
 // LSE within the dtype's tolerance of the float64 reference, at lengths that
 // are not multiples of the stride or the tiles, Nq != Nk (aligned), MHA and
@@ -55,6 +55,7 @@ const ComponentPattern kPatterns[] = {
     {"fixed_c16", "patterns/fixed.pattern", {{"c", "16"}}, true},
     {"fixed_c32", "patterns/fixed.pattern", {{"c", "32"}}, true},
     {"fixed_heads", "patterns/fixed_heads.pattern", {}, false},
+    {"dilated_sliding_window", "patterns/dilated_sliding_window.pattern", {}, true},
     {"three_components", "tests/patterns/three_components.pattern", {}, true},
 };
 
