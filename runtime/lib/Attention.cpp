@@ -316,6 +316,7 @@ struct Attention::Impl {
   void forwardComponents(const BlockLayout &layout, int64_t batch, const Tensor &q,
                          const Tensor &k, const Tensor &v, const Tensor &o, CUdeviceptr lse,
                          CUstream stream) const;
+
   void checkProblemTensors(const BlockLayout &layout, int64_t batch, const Tensor &q,
                            const Tensor &k, const Tensor &v, const Tensor &o) const;
 };

@@ -3,15 +3,16 @@
 // Patterns whose sets split into disjoint components with dense tile maps
 // (strided, strided_merged, fixed with c = 16 and 32, dilated_sliding_window,
 // the three-component test pattern; fixed_heads, whose summary columns depend
-// on h, stays on its own tiles) run their forward through their components. Each case: random
-// inputs, O and LSE poisoned with NaN, then every element written and O and
-// LSE within the dtype's tolerance of the float64 reference, at lengths that
-// are not multiples of the stride or the tiles, Nq != Nk (aligned), MHA and
-// GQA, bf16 and fp16, D = 64 and 128. Then the same inputs through the set's
-// own tiles (KernelOptions::components = false, which ATTNC_COMPONENTS=0
-// forces) must give the same O and LSE within rounding, and the backward,
-// which runs the set's own tiles with the LSE of the component forward, the
-// same gradients. Without a GPU the tests skip, naming why.
+// on h, stays on its own tiles) run their forward through their components.
+// Each case: random inputs, O and LSE poisoned with NaN, then every element
+// written and O and LSE within the dtype's tolerance of the float64
+// reference, at lengths that are not multiples of the stride or the tiles,
+// Nq != Nk (aligned), MHA and GQA, bf16 and fp16, D = 64 and 128. Then the
+// same inputs through the set's own tiles (KernelOptions::components = false,
+// which ATTNC_COMPONENTS=0 forces), also with [B, N, H, D] memory, must give
+// the same O and LSE within rounding; and the backward, which runs the set's
+// own tiles with the LSE of the component forward, the same gradients.
+// Without a GPU the tests skip, naming why.
 //
 //===----------------------------------------------------------------------===//
 #include "GpuAttentionSupport.h"
@@ -111,13 +112,14 @@ struct ComponentCase {
   attn::DType dtype;
   int headDim;
   int64_t batch, heads, kvHeads, seqQ, seqK;
+  Memory memory = Memory::Bhnd; // of q, k, v and o
 };
 
 std::string caseName(const ComponentCase &c) {
   return c.pattern->label + "_" + attn::dtypeName(c.dtype) + "_D" + std::to_string(c.headDim) +
          "_B" + std::to_string(c.batch) + "_H" + std::to_string(c.heads) + "_Hkv" +
          std::to_string(c.kvHeads) + "_Nq" + std::to_string(c.seqQ) + "_Nk" +
-         std::to_string(c.seqK);
+         std::to_string(c.seqK) + (c.memory == Memory::Bnhd ? "_bnhd" : "");
 }
 
 void PrintTo(const ComponentCase &c, std::ostream *os) { *os << caseName(c); }
@@ -134,9 +136,9 @@ struct Problem {
       : c(c), file(attnc::test::checkFileAt(pathOf(*c.pattern))), rng(seedOf(caseName(c))) {
     attnc::test::makePatternInputs(*file.ast.patterns.front(), bundle,
                                    {c.heads, c.seqQ, c.seqK, c.headDim}, rng, tensors);
-    q = randomTensor(Memory::Bhnd, c.dtype, c.batch, c.heads, c.seqQ, c.headDim, rng);
-    k = randomTensor(Memory::Bhnd, c.dtype, c.batch, c.kvHeads, c.seqK, c.headDim, rng);
-    v = randomTensor(Memory::Bhnd, c.dtype, c.batch, c.kvHeads, c.seqK, c.headDim, rng);
+    q = randomTensor(c.memory, c.dtype, c.batch, c.heads, c.seqQ, c.headDim, rng);
+    k = randomTensor(c.memory, c.dtype, c.batch, c.kvHeads, c.seqK, c.headDim, rng);
+    v = randomTensor(c.memory, c.dtype, c.batch, c.kvHeads, c.seqK, c.headDim, rng);
   }
 
   attn::Problem problem() const { return {c.batch, c.heads, c.kvHeads, c.seqQ, c.seqK}; }
@@ -145,7 +147,7 @@ struct Problem {
   std::pair<DeviceTensor, std::vector<float>> forward(const attn::Attention &attention,
                                                       attn::BlockLayout &layout,
                                                       attn::DeviceBuffer &lseBuffer) {
-    DeviceTensor o = poisonedTensor(Memory::Bhnd, c.dtype, c.batch, c.heads, c.seqQ, c.headDim);
+    DeviceTensor o = poisonedTensor(c.memory, c.dtype, c.batch, c.heads, c.seqQ, c.headDim);
     std::vector<float> lse(c.batch * c.heads * c.seqQ);
     lseBuffer.fillBytes(0xFF); // NaN
     attention.forward(layout, q.tensor, k.tensor, v.tensor, o.tensor, lseBuffer.pointer());
@@ -260,7 +262,8 @@ std::vector<ComponentCase> ownTileCases() {
   std::vector<ComponentCase> cases;
   for (const ComponentPattern &pattern : kPatterns)
     for (attn::DType dtype : kDTypes)
-      cases.push_back({&pattern, dtype, 128, 2, 4, 2, 1000, 1000});
+      for (Memory memory : {Memory::Bhnd, Memory::Bnhd})
+        cases.push_back({&pattern, dtype, 128, 2, 4, 2, 1000, 1000, memory});
   return cases;
 }
 
