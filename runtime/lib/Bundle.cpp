@@ -24,9 +24,9 @@ constexpr const char *kForms[] = {"contiguous", "residue_diagonal", "column_rang
 // The words of a `component` line, in the order they are written; each is
 // `key=value`, every one present once.
 constexpr const char *kComponentKeys[] = {
-    "set",     "index",   "form",    "aligned", "causal",    "exact",     "window",
-    "modulus", "residue", "lo",      "hi",      "classes",   "query_map", "key_map",
-    "attends", "forward_kernel"};
+    "set",     "index",   "form",    "aligned",     "causal",         "exact",
+    "window",  "min_distance", "earlier_blocks", "modulus", "residue", "lo",
+    "hi",      "classes", "query_map", "key_map", "attends", "forward_kernel"};
 
 // The spelling of a run-time size in a `tensor` line, as the language names it.
 const char *dimName(TensorDim::Kind kind) {
@@ -71,6 +71,8 @@ void writeComponent(std::ostream &os, const BundleComponent &c) {
                                 c.causal ? "1" : "0",
                                 c.exact ? "1" : "0",
                                 optionalText(c.window),
+                                optionalText(c.minDistance),
+                                optionalText(c.earlierBlocks),
                                 optionalText(c.modulus),
                                 optionalText(c.residue),
                                 optionalText(c.lo),
@@ -246,6 +248,8 @@ private:
     c.causal = readFlag(fields["causal"], "component causal");
     c.exact = readFlag(fields["exact"], "component exact");
     c.window = readOptional(fields["window"], "a component window");
+    c.minDistance = readOptional(fields["min_distance"], "a component min_distance");
+    c.earlierBlocks = readOptional(fields["earlier_blocks"], "a component earlier_blocks");
     c.modulus = readOptional(fields["modulus"], "a component modulus");
     c.residue = readOptional(fields["residue"], "a component residue");
     c.lo = readOptional(fields["lo"], "a component lo");

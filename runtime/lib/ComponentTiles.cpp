@@ -147,11 +147,26 @@ ComponentTiles enumerateComponentTiles(const ComponentSpec &c, int64_t seqQ, int
     return notAnalytic("tile sizes must be at least 1 and sequence lengths non-negative");
   const int64_t off = c.aligned ? seqK - seqQ : 0;
   const bool causal = c.causal;
-  const std::optional<int64_t> window = c.window;
+  const std::optional<int64_t> window = c.window, minDistance = c.minDistance,
+                               earlierBlocks = c.earlierBlocks;
   bool exact = c.exact;
   out.status = exact ? ComponentTiles::Status::Exact : ComponentTiles::Status::Cover;
   if (!exact)
-    out.reason = "the component is a subset of its form and bands: the tiles cover it";
+    out.reason = "the component is a subset of its form and bounds: the tiles cover it";
+  // The keys row q may attend under the bands and bounds alone: [first,
+  // last], empty when first > last; both ends increase with q.
+  auto keyBounds = [=](int64_t q) -> std::pair<int64_t, int64_t> {
+    int64_t jl = window ? std::max<int64_t>(0, q - *window + 1) : 0;
+    int64_t jh = causal ? std::min(seqK - 1, q) : seqK - 1;
+    if (minDistance)
+      jh = std::min(jh, q - *minDistance);
+    if (earlierBlocks)
+      jh = std::min(jh, floorDiv(q, *earlierBlocks) * *earlierBlocks - 1);
+    return {jl, jh};
+  };
+  // Earlier blocks bound keys per row, which breaks the bands of the others.
+  if (earlierBlocks && c.form != "column_range" && c.form != "same_block")
+    return notAnalytic("earlier_blocks on a form without per-row key intervals");
 
   if (c.form == "contiguous") {
     if (!exact)
@@ -165,6 +180,8 @@ ComponentTiles enumerateComponentTiles(const ComponentSpec &c, int64_t seqQ, int
       space.hi = off;
     if (window)
       space.lo = off - *window + 1;
+    if (minDistance) // q - j >= m
+      space.hi = std::min(space.hi, off - *minDistance);
     out.classes = 1;
     enumerate(space, 0, options, exact, out);
     return out;
@@ -195,6 +212,8 @@ ComponentTiles enumerateComponentTiles(const ComponentSpec &c, int64_t seqQ, int
         space.hi = delta;
       if (window) // r + k * l < w <=> k <= ceil((w - r) / l) - 1
         space.lo = delta - ceilDiv(*window - r, l) + 1;
+      if (minDistance) // r + k * l >= m <=> k >= ceil((m - r) / l)
+        space.hi = std::min(space.hi, delta - ceilDiv(*minDistance - r, l));
       enumerate(space, cls, options, exact, out);
     }
     return out;
@@ -213,9 +232,7 @@ ComponentTiles enumerateComponentTiles(const ComponentSpec &c, int64_t seqQ, int
     Space space;
     space.na = seqQ, space.nb = gathered(seqK);
     space.range = [=](int64_t a) -> std::pair<int64_t, int64_t> {
-      int64_t q = a + off;
-      int64_t jl = window ? std::max<int64_t>(0, q - *window + 1) : 0;
-      int64_t jh = causal ? std::min(seqK - 1, q) : seqK - 1;
+      auto [jl, jh] = keyBounds(a + off);
       if (jl > jh)
         return {1, 0};
       return {gathered(jl), gathered(jh + 1) - 1};
@@ -232,12 +249,8 @@ ComponentTiles enumerateComponentTiles(const ComponentSpec &c, int64_t seqQ, int
     space.na = seqQ, space.nb = seqK;
     space.range = [=](int64_t a) -> std::pair<int64_t, int64_t> {
       int64_t q = a + off, start = floorDiv(q, l) * l;
-      int64_t jl = std::max<int64_t>(0, start), jh = std::min(seqK - 1, start + l - 1);
-      if (window)
-        jl = std::max(jl, q - *window + 1);
-      if (causal)
-        jh = std::min(jh, q);
-      return {jl, jh};
+      auto [jl, jh] = keyBounds(q);
+      return {std::max(jl, start), std::min(jh, start + l - 1)};
     };
     out.classes = 1;
     enumerate(space, 0, options, exact, out);

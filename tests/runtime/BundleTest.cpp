@@ -32,6 +32,7 @@ Bundle sampleBundle() {
   strided.set = "strided";
   strided.form = "residue_diagonal";
   strided.aligned = strided.causal = strided.exact = true;
+  strided.minDistance = 256;
   strided.modulus = 128;
   strided.residue = 3;
   strided.classes = 128;
@@ -43,6 +44,7 @@ Bundle sampleBundle() {
   summary.index = 1;
   summary.form = "column_range";
   summary.window = 512;
+  summary.earlierBlocks = 64;
   summary.modulus = 64;
   summary.lo = 48;
   summary.hi = 64;
@@ -65,6 +67,8 @@ void expectSameComponents(const std::vector<BundleComponent> &a,
     EXPECT_EQ(a[k].causal, b[k].causal);
     EXPECT_EQ(a[k].exact, b[k].exact);
     EXPECT_EQ(a[k].window, b[k].window);
+    EXPECT_EQ(a[k].minDistance, b[k].minDistance);
+    EXPECT_EQ(a[k].earlierBlocks, b[k].earlierBlocks);
     EXPECT_EQ(a[k].modulus, b[k].modulus);
     EXPECT_EQ(a[k].residue, b[k].residue);
     EXPECT_EQ(a[k].lo, b[k].lo);
@@ -144,7 +148,8 @@ TEST(Bundle, WritesTheDocumentedFormat) {
                                                   "heads local strided local\n"
                                                   "component set=strided index=0 "
                                                   "form=residue_diagonal aligned=1 causal=1 "
-                                                  "exact=1 window=- modulus=128 residue=3 lo=- "
+                                                  "exact=1 window=- min_distance=256 "
+                                                  "earlier_blocks=- modulus=128 residue=3 lo=- "
                                                   "hi=- classes=128 query_map=0,1,1,128,0 "
                                                   "key_map=-3,1,1,128,0 "
                                                   "attends=attnc_document_component0_attends "
@@ -152,6 +157,7 @@ TEST(Bundle, WritesTheDocumentedFormat) {
                                                   "attnc_document_component0_forward\n"
                                                   "component set= index=1 form=column_range "
                                                   "aligned=0 causal=0 exact=0 window=512 "
+                                                  "min_distance=- earlier_blocks=64 "
                                                   "modulus=64 residue=- lo=48 hi=64 classes=1 "
                                                   "query_map=0,0,1,1,1 key_map=48,0,16,64,1 "
                                                   "attends=attnc_document_component1_attends "
@@ -269,6 +275,10 @@ TEST(Bundle, MalformedComponentLines) {
             "least 1)");
   EXPECT_EQ(readError(withLine(replaced("residue=3", "residue=x"))),
             "my.bundle:16: bad number 'x' for a component residue");
+  EXPECT_EQ(readError(withLine(replaced("min_distance=256", "min_distance=2x"))),
+            "my.bundle:16: bad number '2x' for a component min_distance");
+  EXPECT_EQ(readError(withLine(replaced(" earlier_blocks=-", ""))),
+            "my.bundle:16: component line without 'earlier_blocks='");
   EXPECT_EQ(readError(withLine(replaced("exact=1", "exact=2"))),
             "my.bundle:16: bad number '2' for component exact (expected 0 or 1)");
   EXPECT_EQ(readError(withLine(replaced("classes=128", "classes=0"))),

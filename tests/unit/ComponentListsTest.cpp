@@ -3,7 +3,10 @@
 // a list names, mapped to (i, j) the way the kernel maps them, is in range;
 // every pair of the component (its own predicate, evaluated on the IR) lies
 // in exactly one listed tile of its class, no position in two; a FULL tile
-// holds only pairs of the component. The components come from the bundle,
+// holds only pairs of the component, and for an exact component every listed
+// tile holds a pair and is FULL exactly when all of it is pairs (strided_merged
+// and fixed, whose later components are exact through the bounds of their
+// negated earlier terms, also at random strides). The components come from the bundle,
 // written and read back. Bundled strided, strided_merged, fixed (c = 16, 32)
 // and the three-component test pattern at lengths that are not multiples of
 // the stride or the tiles, Nq != Nk, the kernel's 128 x 64 tiles and small
@@ -26,6 +29,7 @@
 
 #include <cstdlib>
 #include <fstream>
+#include <random>
 #include <sstream>
 
 namespace {
@@ -82,6 +86,7 @@ std::unique_ptr<Compiled> compile(const std::string &source,
 
 struct Stats {
   int64_t components = 0, rows = 0, tiles = 0, full = 0, pairs = 0;
+  int64_t exactTiles = 0; // tiles of exact components, whose kinds were checked
 };
 
 /// One component's lists with blockQ x blockK tiles against `in`, its pairs.
@@ -95,7 +100,7 @@ void checkTiles(const attn::BundleComponent &spec, const std::vector<char> &in, 
   ASSERT_EQ(lists.rowOf.size(), static_cast<std::size_t>(2 * lists.rows())) << where;
   const int64_t offset = spec.aligned ? seqK - seqQ : 0;
   std::vector<int> covered(seqQ * seqK);
-  int64_t outOfRange = 0, fullButNotAttended = 0;
+  int64_t outOfRange = 0, fullButNotAttended = 0, emptyButListed = 0, misclassified = 0;
   for (int64_t r = 0; r < lists.rows(); ++r) {
     const int64_t c = lists.rowOf[2 * r], tq = lists.rowOf[2 * r + 1];
     const int64_t *cls = &lists.classes[6 * c]; // attnc_component_class
@@ -106,6 +111,7 @@ void checkTiles(const attn::BundleComponent &spec, const std::vector<char> &in, 
       const int64_t tk = lists.tiles[index];
       const bool full = index - lists.start[r] >= lists.partialCount[r];
       ++stats.tiles, stats.full += full;
+      int64_t elements = 0, attended = 0;
       for (int64_t a = tq * blockQ; a < std::min(cls[2], (tq + 1) * blockQ); ++a) {
         const int64_t i = position(spec.queryMap, cls[0], cls[1] + a) - offset;
         for (int64_t b = tk * blockK; b < std::min(cls[5], (tk + 1) * blockK); ++b) {
@@ -116,12 +122,21 @@ void checkTiles(const attn::BundleComponent &spec, const std::vector<char> &in, 
           }
           ++covered[i * seqK + j];
           fullButNotAttended += full && !in[i * seqK + j];
+          ++elements, attended += in[i * seqK + j];
         }
+      }
+      if (spec.exact) {
+        ++stats.exactTiles;
+        emptyButListed += attended == 0;
+        misclassified += full != (attended == elements);
       }
     }
   }
   EXPECT_EQ(outOfRange, 0) << where << ": positions outside [0, Nq) x [0, Nk)";
   EXPECT_EQ(fullButNotAttended, 0) << where << ": pairs of FULL tiles outside the component";
+  EXPECT_EQ(emptyButListed, 0) << where << ": tiles of an exact component without pairs";
+  EXPECT_EQ(misclassified, 0) << where << ": tiles of an exact component FULL but not all "
+                                          "pairs, or all pairs but PARTIAL";
   int64_t missed = 0, twice = 0, pairs = 0;
   for (int64_t p = 0; p < seqQ * seqK; ++p) {
     twice += covered[p] > 1;
@@ -206,9 +221,40 @@ TEST(ComponentLists, BundledPatternsAgainstBruteForce) {
   }
   EXPECT_GT(stats.full, 1000);
   EXPECT_GT(stats.tiles, stats.full);
-  std::printf("components %lld, rows %lld, tiles %lld (FULL %lld), pairs %lld\n",
+  std::printf("components %lld, rows %lld, tiles %lld (FULL %lld, of exact components %lld), "
+              "pairs %lld\n",
               (long long)stats.components, (long long)stats.rows, (long long)stats.tiles,
-              (long long)stats.full, (long long)stats.pairs);
+              (long long)stats.full, (long long)stats.exactTiles, (long long)stats.pairs);
+}
+
+TEST(ComponentLists, StridedMergedAndFixedAtRandomStridesAreExact) {
+  std::mt19937 rng(20261204);
+  auto pick = [&](int64_t lo, int64_t hi) {
+    return std::uniform_int_distribution<int64_t>(lo, hi)(rng);
+  };
+  Stats stats;
+  for (int trial = 0; trial < 40 && !::testing::Test::HasFailure(); ++trial) {
+    int64_t stride = pick(2, 48);
+    bool fixed = trial % 2;
+    std::vector<std::pair<std::string, std::string>> params = {
+        {"stride", std::to_string(stride)}};
+    if (fixed)
+      params.push_back({"c", std::to_string(pick(1, stride - 1))});
+    auto compiled = compile(
+        readSource(fixed ? "patterns/fixed.pattern" : "patterns/strided_merged.pattern"), params);
+    ASSERT_TRUE(compiled);
+    for (const attn::BundleComponent &spec : compiled->bundle.components)
+      EXPECT_TRUE(spec.exact) << spec.form << " stride " << stride;
+    std::string name = fmt::format("{} stride={} {} ", fixed ? "fixed" : "strided_merged", stride,
+                                   fixed ? params[1].second : "");
+    checkLists(*compiled, pick(1, 300), pick(1, 300),
+               {{128, 64}, {pick(1, 20), pick(1, 20)}}, name, stats);
+  }
+  EXPECT_EQ(stats.exactTiles, stats.tiles);
+  EXPECT_GT(stats.full, 1000);
+  std::printf("components %lld, tiles %lld (FULL %lld), pairs %lld\n",
+              (long long)stats.components, (long long)stats.tiles, (long long)stats.full,
+              (long long)stats.pairs);
 }
 
 TEST(ComponentLists, RandomPatternsAgainstBruteForce) {

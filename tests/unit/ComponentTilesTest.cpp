@@ -4,7 +4,8 @@
 // every in-range element of the tile is a pair, with the right pair counts
 // summing to the component's pair count. A cover must list every tile that
 // holds a pair and claim no FULL tile. Bundled strided, strided_merged and
-// fixed patterns and random patterns, random shapes (Nq != Nk, lengths not
+// fixed patterns (every component exact, the later ones through the bounds of
+// their negated earlier terms) and random patterns, random shapes (Nq != Nk, lengths not
 // multiples of l or of the tiles), random tile sizes. Then strided at
 // N = 1,048,576 (stride 1024), counted in closed form.
 #include "attnc/Dialect/Attn/Evaluator.h"
@@ -79,6 +80,8 @@ std::unique_ptr<Compiled> compile(const std::string &source) {
 
 struct Stats {
   int64_t components = 0, exact = 0, cover = 0, notAnalytic = 0, tiles = 0, full = 0, pairs = 0;
+  // Exact components bounded by negated earlier terms (min_distance, earlier_blocks).
+  int64_t exactBounded = 0;
 };
 
 struct TileCount {
@@ -110,6 +113,7 @@ void checkPattern(attnc::attn::PatternOp pattern, const attnc::attn::Sizes &size
     bool exact = got.status == ComponentTiles::Status::Exact;
     EXPECT_EQ(exact, info.exact) << where;
     (exact ? stats.exact : stats.cover) += 1;
+    stats.exactBounded += exact && (info.minDistance || info.earlierBlocks);
 
     // The component's pairs for one head of its class.
     int64_t h = info.heads.front(), total = 0;
@@ -233,13 +237,16 @@ TEST(ComponentTiles, BundledStridedStridedMergedFixedAgainstBruteForce) {
     checkPattern(compiled->pattern, sizes, kernel ? 128 : pick(1, 9), kernel ? 64 : pick(1, 9),
                  source.substr(source.find("pattern ")), stats);
   }
-  // strided: every component exact; strided_merged and fixed: one cover each.
-  EXPECT_GT(stats.exact, 150);
-  EXPECT_GT(stats.cover, 80);
+  // Every component exact: strided_merged's and fixed's second ones (100 of
+  // them) through the bounds of the negated window and same_block.
+  EXPECT_EQ(stats.exact, stats.components);
+  EXPECT_EQ(stats.exactBounded, 100);
+  EXPECT_EQ(stats.cover, 0);
   EXPECT_EQ(stats.notAnalytic, 0);
   EXPECT_GT(stats.full, 1000);
-  std::printf("components %lld (exact %lld, cover %lld), tiles %lld (FULL %lld), pairs %lld\n",
-              (long long)stats.components, (long long)stats.exact, (long long)stats.cover,
+  std::printf("components %lld (exact %lld, %lld bounded by earlier terms), tiles %lld (FULL "
+              "%lld), pairs %lld\n",
+              (long long)stats.components, (long long)stats.exact, (long long)stats.exactBounded,
               (long long)stats.tiles, (long long)stats.full, (long long)stats.pairs);
 }
 
@@ -258,14 +265,15 @@ TEST(ComponentTiles, RandomPatternsAgainstBruteForce) {
     checkPattern(compiled->pattern, sizes, gen.pick(1, 9), gen.pick(1, 9), source, stats);
   }
   EXPECT_GT(stats.exact, 300);
+  EXPECT_GT(stats.exactBounded, 50);
   EXPECT_GT(stats.cover, 100);
   EXPECT_GT(stats.notAnalytic, 10);
   EXPECT_GT(stats.full, 1000);
-  std::printf("components %lld (exact %lld, cover %lld, not analytic %lld), tiles %lld (FULL "
-              "%lld), pairs %lld\n",
-              (long long)stats.components, (long long)stats.exact, (long long)stats.cover,
-              (long long)stats.notAnalytic, (long long)stats.tiles, (long long)stats.full,
-              (long long)stats.pairs);
+  std::printf("components %lld (exact %lld, %lld bounded by earlier terms, cover %lld, not "
+              "analytic %lld), tiles %lld (FULL %lld), pairs %lld\n",
+              (long long)stats.components, (long long)stats.exact, (long long)stats.exactBounded,
+              (long long)stats.cover, (long long)stats.notAnalytic, (long long)stats.tiles,
+              (long long)stats.full, (long long)stats.pairs);
 }
 
 /// strided, stride 1024, at N = 2^20 with the forward kernel's 128 x 64 tiles:

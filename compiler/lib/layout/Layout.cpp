@@ -136,6 +136,8 @@ std::vector<ComponentInfo> describeComponents(attn::PatternOp pattern, int64_t n
   spec.causal = c.getCausal();
   spec.exact = c.getExact();
   spec.window = c.getWindow();
+  spec.minDistance = c.getMinDistance();
+  spec.earlierBlocks = c.getEarlierBlocks();
   spec.modulus = c.getModulus();
   spec.residue = c.getResidue();
   spec.lo = c.getLo();
@@ -193,6 +195,10 @@ void printText(const Layout &layout, llvm::raw_ostream &os) {
       os << fmt::format(" [{}, {})", *c.lo, *c.hi);
     if (c.window)
       os << " window=" << *c.window;
+    if (c.minDistance)
+      os << " min_distance=" << *c.minDistance;
+    if (c.earlierBlocks)
+      os << " earlier_blocks=" << *c.earlierBlocks;
     os << (c.causal ? " causal" : "") << (c.aligned ? " q=i+Nk-Nq" : " q=i");
     os << fmt::format("; classes {}, query map [{}], key map [{}]\n", c.classes,
                       joined(c.queryMap), joined(c.keyMap));
@@ -239,8 +245,9 @@ void printJson(const Layout &layout, llvm::raw_ostream &os) {
       os << fmt::format(R"(,"heads":[{}],"index":{},"form":"{}","aligned":{},"causal":{})",
                         fmt::join(c.heads, ","), c.index, c.form, c.aligned, c.causal);
       const std::pair<const char *, const std::optional<int64_t> *> optional[] = {
-          {"window", &c.window}, {"modulus", &c.modulus}, {"residue", &c.residue},
-          {"lo", &c.lo}, {"hi", &c.hi}};
+          {"window", &c.window},   {"min_distance", &c.minDistance},
+          {"earlier_blocks", &c.earlierBlocks}, {"modulus", &c.modulus},
+          {"residue", &c.residue}, {"lo", &c.lo}, {"hi", &c.hi}};
       for (const auto &[name, value] : optional)
         if (*value)
           os << fmt::format(R"(,"{}":{})", name, **value);

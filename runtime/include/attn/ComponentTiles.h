@@ -15,13 +15,15 @@
 // ranges per row, so the non-empty tiles are enumerated without looking at
 // pairs:
 //   - residue_diagonal (l, r): class c has q = q0 + a * l, j = j0 + b * l and
-//     q - j = r + (delta + a - b) * l, so causal and window become a band
-//     lo <= b - a <= hi: a dense causal (or windowed) problem per class;
-//   - contiguous with causal / window: the same band with a = i, b = j;
+//     q - j = r + (delta + a - b) * l, so causal, window and min_distance
+//     become a band lo <= b - a <= hi: a dense causal (or windowed) problem
+//     per class;
+//   - contiguous with causal / window / min_distance: the same band with
+//     a = i, b = j;
 //   - column_range (l, [lo, hi)): the gathered keys j mod l in [lo, hi); the
-//     causal / window bounds on j become bounds on b through the count of
-//     gathered keys below a position;
-//   - same_block (l): per row, the block of q intersected with the bands.
+//     causal / window / min_distance / earlier_blocks bounds on j become
+//     bounds on b through the count of gathered keys below a position;
+//   - same_block (l): per row, the block of q intersected with those bounds.
 // Band tiles are classified in O(1) each; the others in O(rows of the tile),
 // so the work is O(non-empty tiles + query tiles) tiles.
 #pragma once
@@ -43,9 +45,13 @@ using TileMap = std::vector<int64_t>;
 struct ComponentSpec {
   std::string form; // contiguous, residue_diagonal, column_range, same_block
   bool aligned = false, causal = false;
-  // The component is exactly the pairs of its form and bands (else a subset).
+  // The component is exactly the pairs of its form and bounds (else a subset).
   bool exact = false;
   std::optional<int64_t> window, modulus, residue, lo, hi;
+  // Bounds from negated earlier terms: q - j >= minDistance, and j <
+  // earlierBlocks * floor(q / earlierBlocks) (a negated same_block under
+  // causal; only column_range and same_block have it).
+  std::optional<int64_t> minDistance, earlierBlocks;
   int64_t classes = 1;
   TileMap queryMap, keyMap; // query maps in q, key maps in j
 };
