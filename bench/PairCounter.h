@@ -26,7 +26,8 @@ public:
 
   /// Attended pairs per head (summed over the batch) of `layout`, which an
   /// Attention built for head dim `headDim` with the pattern tensors
-  /// `tensors`.
+  /// `tensors`; for the heads that run through their components
+  /// (BlockLayout::componentHeads), those of countAllPairs.
   std::vector<uint64_t> countLayout(const attn::BlockLayout &layout, int64_t headDim,
                                     const std::vector<attn::PatternTensor> &tensors) const;
 

@@ -472,6 +472,17 @@ LogicalResult ComponentOp::verify() {
   }
   if (auto window = signedOf(getWindow()); window && *window < 1)
     return emitOpError("window must be at least 1");
+  if (auto distance = signedOf(getMinDistance()); distance && *distance < 1)
+    return emitOpError("min_distance must be at least 1");
+  if (auto blocks = signedOf(getEarlierBlocks())) {
+    // Only causal bounds the keys to earlier blocks, and only these forms
+    // keep an interval of keys per row under that bound.
+    if (*blocks < 1)
+      return emitOpError("earlier_blocks must be at least 1");
+    if (!getCausal() ||
+        (getForm() != ComponentForm::column_range && getForm() != ComponentForm::same_block))
+      return emitOpError("earlier_blocks needs causal and a column_range or same_block form");
+  }
   std::optional<int64_t> l = signedOf(getModulus());
   bool needsModulus = getForm() != ComponentForm::contiguous;
   if (needsModulus != l.has_value())

@@ -42,7 +42,7 @@ public:
       return std::move(result_);
     }
     for (Operation &op : pattern_.getBodyBlock())
-      if (isa<SetOp, AttendOp>(op))
+      if (isa<SetOp, AttendOp, ComponentOp>(op))
         analyze(op);
     return std::move(result_);
   }
@@ -84,6 +84,8 @@ private:
     std::string where = element.getName().getStringRef().str();
     if (auto set = dyn_cast<SetOp>(element))
       where += " @" + set.getSymName().str();
+    if (auto component = dyn_cast<ComponentOp>(element))
+      where += " #" + std::to_string(component.getIndex());
     std::string name = "an argument";
     if (Operation *def = value.getDefiningOp())
       name = "'" + def->getName().getStringRef().str() + "'";

@@ -113,6 +113,42 @@ __device__ __forceinline__ void online_softmax(float (&s)[kMTiles][kNTiles][4],
     }
 }
 
+/// The rows of Q of head h and of K and V of head kv_h of batch b, and the
+/// Q, K and V tiles in shared memory.
+struct Operands {
+  const uint16_t *q, *k, *v;
+  uint32_t q_smem, k_smem, v_smem;
+};
+
+template <typename Args>
+__device__ __forceinline__ Operands operands(const Args &args, const uint16_t *smem, int64_t b,
+                                             int64_t h, int64_t kv_h) {
+  Operands at;
+  at.q = head_base(args.q, args.q_stride, b, h);
+  at.k = head_base(args.k, args.k_stride, b, kv_h);
+  at.v = head_base(args.v, args.v_stride, b, kv_h);
+  at.q_smem = smem_address(smem);
+  at.k_smem = at.q_smem + kBlockM * kD * 2;
+  at.v_smem = at.k_smem + kBlockN * kD * 2;
+  return at;
+}
+
+/// O = 0 and an empty running state: no key seen yet.
+__device__ __forceinline__ void clear_rows(float (&o)[kMTiles][kDTiles][4], RowState &rows) {
+#pragma unroll
+  for (int m = 0; m < kMTiles; ++m)
+#pragma unroll
+    for (int d = 0; d < kDTiles; ++d)
+#pragma unroll
+      for (int e = 0; e < 4; ++e)
+        o[m][d][e] = 0.f;
+#pragma unroll
+  for (int r = 0; r < 2 * kMTiles; ++r) {
+    rows.max[r] = neg_inf();
+    rows.sum[r] = 0.f;
+  }
+}
+
 //===----------------------------------------------------------------------===//
 // Epilogue
 //===----------------------------------------------------------------------===//
@@ -157,16 +193,18 @@ __device__ __forceinline__ void write_output(const attnc_forward_args &args,
 #define ATTNC_FWD_SMEM_BYTES                                                   \
   ((ATTNC_FWD_BLOCK_M + 2 * ATTNC_FWD_BLOCK_N) * ATTNC_HEAD_DIM * 2)
 
-template <typename Pattern, bool Partial>
+/// One key tile: S = Q·Kᵀ, its logits at `pairs`, the online softmax and
+/// O += P·V. `load_v(smem)` issues the copy of this tile's V, and, when
+/// `more`, `load_next_k(smem)` that of the next tile's K.
+template <typename Pattern, bool Partial, typename Pairs, typename LoadV, typename LoadNextK>
 __device__ __forceinline__ void attnc_forward_tile(
     float (&o)[attnc_fwd::kMTiles][attnc_fwd::kDTiles][4], attnc_fwd::RowState &rows,
-    const attnc_fwd::TileContext &tile, uint32_t q_smem, uint32_t k_smem, uint32_t v_smem,
-    bool ragged, int warp_row, int lane, bool more,
-    const uint16_t *next_k, int64_t next_valid, int64_t k_row_stride,
-    const uint16_t *v, int64_t v_valid, int64_t v_row_stride) {
+    const attnc_fwd::TileContext &tile, const Pairs &pairs, uint32_t q_smem, uint32_t k_smem,
+    uint32_t v_smem, int warp_row, int lane, bool more, const LoadV &load_v,
+    const LoadNextK &load_next_k) {
   using namespace attnc_fwd;
   // V of this tile streams in while its scores are computed.
-  load_tile<kBlockN>(v_smem, v, v_row_stride, v_valid);
+  load_v(v_smem);
   cp_async_commit();
   float s[kMTiles][kNTiles][4];
   gemm_abt(s, q_smem, k_smem, warp_row, lane);
@@ -174,10 +212,10 @@ __device__ __forceinline__ void attnc_forward_tile(
   // and P·V.
   __syncthreads();
   if (more) {
-    load_tile<kBlockN>(k_smem, next_k, k_row_stride, next_valid);
+    load_next_k(k_smem);
     cp_async_commit();
   }
-  logits<Pattern, Partial, false>(s, nullptr, tile, ragged, warp_row, lane);
+  logits_of<Pattern, Partial>(s, nullptr, tile, pairs, warp_row, lane);
   online_softmax(s, o, rows);
   if (more)
     cp_async_wait<1>();
@@ -185,6 +223,21 @@ __device__ __forceinline__ void attnc_forward_tile(
     cp_async_wait<0>();
   __syncthreads();
   gemm_pv(o, s, v_smem, lane);
+}
+
+/// attnc_forward_tile for a PARTIAL (mask evaluated) or a FULL key tile.
+template <typename Pattern, typename Pairs, typename LoadV, typename LoadNextK>
+__device__ __forceinline__ void attnc_forward_visit(
+    bool partial, float (&o)[attnc_fwd::kMTiles][attnc_fwd::kDTiles][4],
+    attnc_fwd::RowState &rows, const attnc_fwd::TileContext &tile, const Pairs &pairs,
+    const attnc_fwd::Operands &at, int warp_row, int lane, bool more, const LoadV &load_v,
+    const LoadNextK &load_next_k) {
+  if (partial)
+    attnc_forward_tile<Pattern, true>(o, rows, tile, pairs, at.q_smem, at.k_smem, at.v_smem,
+                                      warp_row, lane, more, load_v, load_next_k);
+  else
+    attnc_forward_tile<Pattern, false>(o, rows, tile, pairs, at.q_smem, at.k_smem, at.v_smem,
+                                       warp_row, lane, more, load_v, load_next_k);
 }
 
 template <typename Pattern>
@@ -201,37 +254,22 @@ __device__ __forceinline__ void attnc_forward_kernel(const attnc_forward_args &a
   const int64_t q0 = t * kBlockM;
   const TileList tiles(args.layout, h * args.layout.rows + t);
 
-  const uint16_t *q = head_base(args.q, args.q_stride, b, h);
-  const uint16_t *k = head_base(args.k, args.k_stride, b, kv_h);
-  const uint16_t *v = head_base(args.v, args.v_stride, b, kv_h);
-
-  uint32_t q_smem = smem_address(smem);
-  uint32_t k_smem = q_smem + kBlockM * kD * 2;
-  uint32_t v_smem = k_smem + kBlockN * kD * 2;
+  const Operands at = operands(args, smem, b, h, kv_h);
+  const uint16_t *q = at.q, *k = at.k, *v = at.v;
 
   TileContext tile = make_tile(args.shape, tensors, Pattern::scale(args.shape, tensors), b, h);
   tile.q0 = q0;
 
   float o[kMTiles][kDTiles][4];
-#pragma unroll
-  for (int m = 0; m < kMTiles; ++m)
-#pragma unroll
-    for (int d = 0; d < kDTiles; ++d)
-#pragma unroll
-      for (int e = 0; e < 4; ++e)
-        o[m][d][e] = 0.f;
   RowState rows;
-#pragma unroll
-  for (int r = 0; r < 2 * kMTiles; ++r) {
-    rows.max[r] = neg_inf();
-    rows.sum[r] = 0.f;
-  }
+  clear_rows(o, rows);
 
   const int total = tiles.total;
   if (total > 0) {
-    load_tile<kBlockM>(q_smem, q + q0 * args.q_stride[2], args.q_stride[2], args.shape.Nq - q0);
+    load_tile<kBlockM>(at.q_smem, q + q0 * args.q_stride[2], args.q_stride[2],
+                       args.shape.Nq - q0);
     int64_t first = (int64_t)tiles.at(0) * kBlockN;
-    load_tile<kBlockN>(k_smem, k + first * args.k_stride[2], args.k_stride[2],
+    load_tile<kBlockN>(at.k_smem, k + first * args.k_stride[2], args.k_stride[2],
                        args.shape.Nk - first);
     cp_async_commit();
   }
@@ -243,19 +281,19 @@ __device__ __forceinline__ void attnc_forward_kernel(const attnc_forward_args &a
     bool more = index + 1 < total;
     int64_t next = more ? (int64_t)tiles.at(index + 1) * kBlockN : 0;
     tile.k0 = k0;
-    bool ragged = k0 + kBlockN > args.shape.Nk;
+    const ContiguousPairs<false> pairs{tile, k0 + kBlockN > args.shape.Nk};
     const uint16_t *next_k = k + next * args.k_stride[2];
     const uint16_t *v_tile = v + k0 * args.v_stride[2];
-    if (index < tiles.partial_count)
-      attnc_forward_tile<Pattern, true>(o, rows, tile, q_smem, k_smem, v_smem, ragged, warp_row,
-                                        lane, more, next_k, args.shape.Nk - next,
-                                        args.k_stride[2], v_tile, args.shape.Nk - k0,
-                                        args.v_stride[2]);
-    else
-      attnc_forward_tile<Pattern, false>(o, rows, tile, q_smem, k_smem, v_smem, ragged,
-                                         warp_row, lane, more, next_k, args.shape.Nk - next,
-                                         args.k_stride[2], v_tile, args.shape.Nk - k0,
-                                         args.v_stride[2]);
+    // Operands by value: the loads compile as they did before they were
+    // passed in (the same instructions).
+    const int64_t v_valid = args.shape.Nk - k0, next_valid = args.shape.Nk - next;
+    const int64_t v_row = args.v_stride[2], k_row = args.k_stride[2];
+    auto load_v = [=](uint32_t dst) { load_tile<kBlockN>(dst, v_tile, v_row, v_valid); };
+    auto load_next_k = [=](uint32_t dst) {
+      load_tile<kBlockN>(dst, next_k, k_row, next_valid);
+    };
+    attnc_forward_visit<Pattern>(index < tiles.partial_count, o, rows, tile, pairs, at, warp_row,
+                                 lane, more, load_v, load_next_k);
   }
   write_output(args, o, rows, b, h, q0, warp_row, lane);
 }

@@ -45,6 +45,9 @@ struct attnc_layout_args {
   int32_t *partial_count;
   int64_t *start; // rows + 1
   int32_t *tiles; // null in the counting pass
+  // Per query head, nonzero for a head whose rows stay empty (the forward
+  // runs it through its components); null: none.
+  const int32_t *skip_head;
 };
 
 typedef attnc_truth (*attnc_classify_fn)(attnc_shape, const attnc_tensors &, int64_t, int64_t,
@@ -75,10 +78,11 @@ __device__ __forceinline__ void attnc_layout_kernel(const attnc_layout_args &arg
   int32_t *partial = counting ? nullptr : args.tiles + args.start[row];
   int32_t *full = counting ? nullptr : partial + args.partial_count[row];
   int32_t full_count = 0, partial_count = 0;
-  for (int64_t base = 0; base < args.cols; base += 32) {
+  const int64_t cols = args.skip_head && args.skip_head[h] ? 0 : args.cols;
+  for (int64_t base = 0; base < cols; base += 32) {
     int64_t col = base + threadIdx.x % 32;
     bool is_full = false, is_partial = false;
-    if (col < args.cols) {
+    if (col < cols) {
       int64_t t = args.by_key ? col : r, c = args.by_key ? r : col;
       int64_t i_lo = t * args.block_q, j_lo = c * args.block_k;
       int64_t i_hi = attnc_min_i64(args.shape.Nq, i_lo + args.block_q) - 1;

@@ -128,6 +128,25 @@ __device__ __forceinline__ void load_tile(uint32_t dst, const uint16_t *src, int
   }
 }
 
+/// Issues the copy of `Rows` rows of kD elements into shared `dst` like
+/// load_tile, each row from its own address: `row_address(r)` for row r of
+/// the tile, null for a row that becomes zeros (`fallback` is then named to
+/// the copy, which reads nothing from it).
+template <int Rows, typename RowAddress>
+__device__ __forceinline__ void load_rows(uint32_t dst, const RowAddress &row_address,
+                                          const uint16_t *fallback) {
+  constexpr int kRowStep = kThreads / kChunks;
+  static_assert(kThreads % kChunks == 0 && kRowStep % 8 == 0 && Rows % kRowStep == 0,
+                "a thread's chunk must keep its swizzle from row to row");
+  const int row = threadIdx.x / kChunks, chunk = threadIdx.x % kChunks;
+  const uint32_t to = dst + swizzle(row, chunk) * 2;
+#pragma unroll
+  for (int r = 0; r < Rows / kRowStep; ++r) {
+    const uint16_t *from = row_address(row + r * kRowStep);
+    cp_async_16(to + r * kRowStep * kD * 2, from ? from + chunk * 8 : fallback, from != nullptr);
+  }
+}
+
 //===----------------------------------------------------------------------===//
 // Warp GEMMs over tiles in shared memory
 //===----------------------------------------------------------------------===//
@@ -243,16 +262,35 @@ template <typename T> struct NotDeduced {
   typedef T type;
 };
 
+/// Where the pairs of a tile of contiguous rows and columns sit: i =
+/// tile.q0 + row, j = tile.k0 + col (Transposed: the rows are keys, as in the
+/// dK/dV kernel); with `ragged`, keys at or past Nk do not count.
+template <bool Transposed> struct ContiguousPairs {
+  const TileContext &tile;
+  bool ragged;
+
+  __device__ __forceinline__ int64_t query(int m, int n, int e, int row, int col) const {
+    return tile.q0 + (Transposed ? col : row);
+  }
+  __device__ __forceinline__ int64_t key(int m, int n, int e, int row, int col) const {
+    return tile.k0 + (Transposed ? row : col);
+  }
+  __device__ __forceinline__ bool key_counts(int n, int e, int64_t j) const {
+    return !ragged || j < tile.shape.Nk;
+  }
+};
+
 /// Turns raw dot products into base-2 logits: scale, bias and score rewrite
 /// (in the pattern's order), then the mask. Masked pairs become -inf and take
-/// no part in the softmax, whatever their bias. Tiles whose rows are keys
-/// (the dK/dV kernel) are Transposed. `score_grad`, when not null, receives
+/// no part in the softmax, whatever their bias. `pairs` says where each
+/// element's pair (i, j) sits and whether its key counts (ContiguousPairs,
+/// or a component's mapped tile). `score_grad`, when not null, receives
 /// d score / d value of each pair (the backward's chain rule).
-template <typename Pattern, bool Partial, bool Transposed, int MTiles, int NTiles>
-__device__ __forceinline__ void logits(float (&s)[MTiles][NTiles][4],
-                                       typename NotDeduced<float (*)[NTiles][4]>::type score_grad,
-                                       const TileContext &tile,
-                                       bool ragged, int warp_row, int lane) {
+template <typename Pattern, bool Partial, int MTiles, int NTiles, typename Pairs>
+__device__ __forceinline__ void logits_of(float (&s)[MTiles][NTiles][4],
+                                          typename NotDeduced<float (*)[NTiles][4]>::type score_grad,
+                                          const TileContext &tile, const Pairs &pairs,
+                                          int warp_row, int lane) {
 #pragma unroll
   for (int m = 0; m < MTiles; ++m)
 #pragma unroll
@@ -260,8 +298,8 @@ __device__ __forceinline__ void logits(float (&s)[MTiles][NTiles][4],
 #pragma unroll
       for (int e = 0; e < 4; ++e) {
         int row = element_row(warp_row, m, e, lane), col = element_col(n, e, lane);
-        int64_t i = tile.q0 + (Transposed ? col : row);
-        int64_t j = tile.k0 + (Transposed ? row : col);
+        int64_t i = pairs.query(m, n, e, row, col);
+        int64_t j = pairs.key(m, n, e, row, col);
         float x;
         if (Pattern::has_bias || Pattern::has_score) {
           float value = s[m][n][e] * tile.scale;
@@ -279,11 +317,21 @@ __device__ __forceinline__ void logits(float (&s)[MTiles][NTiles][4],
         }
         // Keys past Nk must not count; queries past Nq are never stored, and
         // the backward gives them P = 0 through their LSE.
-        bool keep = !ragged || j < tile.shape.Nk;
+        bool keep = pairs.key_counts(n, e, j);
         if (Partial)
           keep = keep & Pattern::attends(tile.shape, *tile.tensors, tile.b, tile.h, i, j);
         s[m][n][e] = keep ? x : neg_inf();
       }
+}
+
+/// logits_of a tile of contiguous rows and columns from tile.q0 and tile.k0.
+template <typename Pattern, bool Partial, bool Transposed, int MTiles, int NTiles>
+__device__ __forceinline__ void logits(float (&s)[MTiles][NTiles][4],
+                                       typename NotDeduced<float (*)[NTiles][4]>::type score_grad,
+                                       const TileContext &tile,
+                                       bool ragged, int warp_row, int lane) {
+  logits_of<Pattern, Partial>(s, score_grad, tile, ContiguousPairs<Transposed>{tile, ragged},
+                              warp_row, lane);
 }
 
 __device__ __forceinline__ float quad_max(float x) {

@@ -5,6 +5,8 @@
 #include "attn/Kernels.h"
 
 
+#include <algorithm>
+#include <cstdlib>
 #include <limits>
 
 namespace attn {
@@ -48,6 +50,59 @@ struct ForwardArgs {
 };
 
 static_assert(sizeof(ForwardArgs) == 4 * 8 + 2 * 8 + 5 * 8 + 12 * 8 + 3 * 8 + 2 * 8);
+
+// Mirrors attnc_component_args (attnc_components.cuh).
+struct ComponentArgs {
+  DeviceShape shape;
+  int64_t batch, kvHeads;
+  CUdeviceptr q, k, v;
+  Strides qStride, kStride, vStride;
+  CUdeviceptr heads;
+  int64_t headCount, queryOffset;
+  std::array<int64_t, 3> queryMap, keyMap; // inner, outer_stride, inner_stride
+  CUdeviceptr classes, rowOf;
+  TileLists layout;
+  CUdeviceptr oAcc, lseAcc;
+};
+
+static_assert(sizeof(ComponentArgs) ==
+              4 * 8 + 2 * 8 + 3 * 8 + 9 * 8 + 3 * 8 + 6 * 8 + 2 * 8 + 5 * 8 + 2 * 8);
+
+// Mirrors attnc_components_finish_args (attnc_components.cuh).
+struct ComponentsFinishArgs {
+  int64_t batch, heads, seqQ, headCount;
+  CUdeviceptr classHeads, oAcc, lseAcc, o, lse;
+  Strides oStride;
+};
+
+static_assert(sizeof(ComponentsFinishArgs) == 4 * 8 + 5 * 8 + 3 * 8);
+
+constexpr const char *kComponentsFinishKernel = "attnc_components_finish";
+constexpr unsigned kFinishThreads = 256; // attnc_components_finish's launch bounds
+
+/// Device memory allocated and freed in a stream's order.
+class StreamScratch {
+public:
+  StreamScratch(std::size_t bytes, CUstream stream) : stream_(stream) {
+    check(driver().cuMemAllocAsync(&pointer_, bytes, stream), "cuMemAllocAsync");
+  }
+  ~StreamScratch() { driver().cuMemFreeAsync(pointer_, stream_); }
+  StreamScratch(const StreamScratch &) = delete;
+  StreamScratch &operator=(const StreamScratch &) = delete;
+  CUdeviceptr pointer() const { return pointer_; }
+
+private:
+  CUdeviceptr pointer_ = 0;
+  CUstream stream_;
+};
+
+std::array<int64_t, 3> mapArgs(const TileMap &map) { return {map[2], map[3], map[4]}; }
+
+/// Whether the environment turns the component path off (ATTNC_COMPONENTS=0).
+bool componentsOffInEnvironment() {
+  const char *value = std::getenv("ATTNC_COMPONENTS");
+  return value && std::string(value) == "0";
+}
 
 // Mirrors attnc_backward_args (attnc_backward.cuh).
 struct BackwardArgs {
@@ -209,6 +264,13 @@ void checkProblem(const Problem &problem, int blockQ) {
 
 GpuLayout BlockLayout::download() const { return device_.download(); }
 
+std::vector<std::string> forwardComponentSets(const Bundle &bundle,
+                                              const KernelOptions &options) {
+  if (!options.components || componentsOffInEnvironment())
+    return {};
+  return componentPathSets(bundle);
+}
+
 CompileRequest kernelCompileRequest(const Bundle &bundle, DType dtype, int headDim,
                                     const std::string &arch, const KernelOptions &options) {
   CompileRequest request;
@@ -220,6 +282,8 @@ CompileRequest kernelCompileRequest(const Bundle &bundle, DType dtype, int headD
                      "-DATTNC_FWD_BLOCK_M=" + std::to_string(options.blockQ)};
   if (options.backward)
     request.options.push_back("-DATTNC_BACKWARD");
+  if (!forwardComponentSets(bundle, options).empty())
+    request.options.push_back("-DATTNC_COMPONENTS");
   request.arch = arch;
   return request;
 }
@@ -240,6 +304,18 @@ struct Attention::Impl {
   // With KernelOptions::backward only.
   CUfunction backwardDelta = nullptr, backwardDq = nullptr, backwardDkdv = nullptr;
   CUfunction tensorGradFinish = nullptr;
+  // The component path: the sets that take it, each component's forward
+  // kernel (by Bundle::components index; null for components of other sets)
+  // and the final pass of the merge.
+  std::vector<std::string> componentSets;
+  std::vector<CUfunction> componentForward;
+  CUfunction componentsFinish = nullptr;
+
+  void loadComponentKernels();
+  std::vector<ComponentClassLayout> componentLayouts(const Problem &problem) const;
+  void forwardComponents(const BlockLayout &layout, int64_t batch, const Tensor &q,
+                         const Tensor &k, const Tensor &v, const Tensor &o, CUdeviceptr lse,
+                         CUstream stream) const;
 
   void checkProblemTensors(const BlockLayout &layout, int64_t batch, const Tensor &q,
                            const Tensor &k, const Tensor &v, const Tensor &o) const;
@@ -252,6 +328,8 @@ Attention::Attention(const Bundle &bundle, DType dtype, int headDim, KernelCache
   if (options.blockQ != 64 && options.blockQ != 128)
     throw Error("a query block of " + std::to_string(options.blockQ) +
                 " rows is not supported: 64 or 128");
+  // Read once: the compile and the kernels loaded must agree.
+  options.components = options.components && !componentsOffInEnvironment();
   if (options.backward && (bundle.backwardDqKernel.empty() || bundle.backwardDkdvKernel.empty()))
     throw Error("the bundle of pattern '" + bundle.pattern +
                 "' names no backward kernels: compile it again with this attnc");
@@ -264,6 +342,7 @@ Attention::Attention(const Bundle &bundle, DType dtype, int headDim, KernelCache
     tensorTypes.push_back(tensor.type);
   impl_.reset(new Impl{bundle, dtype, headDim, options, module,
                        LayoutKernel(module, bundle.layoutKernel, tensorTypes), forward});
+  impl_->loadComponentKernels();
   if (options.backward) {
     impl_->backwardDelta = module->function(kDeltaKernel);
     impl_->tensorGradFinish = module->function(kTensorGradFinishKernel);
@@ -277,6 +356,116 @@ Attention::Attention(const Bundle &bundle, DType dtype, int headDim, KernelCache
 Attention::~Attention() = default;
 Attention::Attention(Attention &&) noexcept = default;
 Attention &Attention::operator=(Attention &&) noexcept = default;
+
+void Attention::Impl::loadComponentKernels() {
+  componentSets = forwardComponentSets(bundle, options);
+  if (componentSets.empty())
+    return;
+  componentForward.assign(bundle.components.size(), nullptr);
+  for (std::size_t c = 0; c < bundle.components.size(); ++c)
+    if (std::count(componentSets.begin(), componentSets.end(), bundle.components[c].set))
+      componentForward[c] = kernelWithSharedMemory(*module, bundle.components[c].forwardKernel,
+                                                   sharedBytes(headDim, options.blockQ));
+  componentsFinish = module->function(kComponentsFinishKernel);
+}
+
+/// Per set on the component path that has heads in `problem`: its heads and
+/// its components' tile lists, built on the CPU and uploaded.
+std::vector<ComponentClassLayout> Attention::Impl::componentLayouts(const Problem &problem) const {
+  std::vector<ComponentClassLayout> classes;
+  for (const std::string &set : componentSets) {
+    ComponentClassLayout layout;
+    layout.set = set;
+    for (int64_t h = 0; h < problem.heads; ++h)
+      if (headSet(bundle, h) == set)
+        layout.heads.push_back(static_cast<int32_t>(h));
+    if (layout.heads.empty())
+      continue;
+    if (problem.batch * static_cast<int64_t>(layout.heads.size()) >
+        std::numeric_limits<int32_t>::max())
+      throw Error("batch * heads is too large");
+    layout.deviceHeads = std::make_shared<DeviceBuffer>(layout.heads.size() * sizeof(int32_t));
+    layout.deviceHeads->upload(layout.heads.data());
+    for (std::size_t c = 0; c < bundle.components.size(); ++c) {
+      if (bundle.components[c].set != set)
+        continue;
+      ComponentTileLists lists = buildComponentTileLists(bundle.components[c], problem.seqQ,
+                                                         problem.seqK, options.blockQ, kBlockN);
+      if (lists.rows() > kMaxGridY)
+        throw Error("component " + std::to_string(c) + " of pattern '" + bundle.pattern +
+                    "' has " + std::to_string(lists.rows()) +
+                    " rows of tiles at this problem size: at most " + std::to_string(kMaxGridY) +
+                    " (set ATTNC_COMPONENTS=0 to run its set's own tiles)");
+      layout.components.push_back(uploadComponentLists(c, lists));
+    }
+    classes.push_back(std::move(layout));
+  }
+  return classes;
+}
+
+/// The component path of `layout`'s classes: per class, an fp32 accumulator
+/// of O and LSE at (0, -inf), each component merged into it, then O and LSE
+/// written. The scratch is allocated and freed in stream order, once for the
+/// largest class (see attnc_components.cuh for its cost).
+void Attention::Impl::forwardComponents(const BlockLayout &layout, int64_t batch,
+                                        const Tensor &q, const Tensor &k, const Tensor &v,
+                                        const Tensor &o, CUdeviceptr lse,
+                                        CUstream stream) const {
+  const Problem &problem = layout.problem();
+  std::size_t mostHeads = 0;
+  for (const ComponentClassLayout &cls : layout.componentClasses_)
+    mostHeads = std::max(mostHeads, cls.heads.size());
+  const std::size_t rows = static_cast<std::size_t>(batch) * mostHeads * problem.seqQ;
+  StreamScratch oAcc(rows * headDim * sizeof(float), stream);
+  StreamScratch lseAcc(rows * sizeof(float), stream);
+  DeviceTensors tensors = describeTensors(layout.tensors_);
+  for (const ComponentClassLayout &cls : layout.componentClasses_) {
+    const int64_t headCount = static_cast<int64_t>(cls.heads.size());
+    const std::size_t classRows = static_cast<std::size_t>(batch * headCount * problem.seqQ);
+    check(driver().cuMemsetD32Async(oAcc.pointer(), 0, classRows * headDim, stream),
+          "cuMemsetD32Async");
+    constexpr unsigned kNegativeInfinity = 0xff800000u;
+    check(driver().cuMemsetD32Async(lseAcc.pointer(), kNegativeInfinity, classRows, stream),
+          "cuMemsetD32Async");
+    for (const DeviceComponentLists &lists : cls.components) {
+      const BundleComponent &component = bundle.components[lists.component];
+      ComponentArgs args{{problem.heads, problem.seqQ, problem.seqK, headDim},
+                         batch,
+                         problem.kvHeads,
+                         q.data,
+                         k.data,
+                         v.data,
+                         stridesOf(q),
+                         stridesOf(k),
+                         stridesOf(v),
+                         cls.deviceHeads->pointer(),
+                         headCount,
+                         component.aligned ? problem.seqK - problem.seqQ : 0,
+                         mapArgs(component.queryMap),
+                         mapArgs(component.keyMap),
+                         lists.classes->pointer(),
+                         lists.rowOf->pointer(),
+                         {lists.start->pointer(), lists.partialCount->pointer(),
+                          lists.tiles->pointer(), lists.rows, 0},
+                         oAcc.pointer(),
+                         lseAcc.pointer()};
+      if (lists.rows == 0)
+        continue;
+      void *params[] = {&args, &tensors};
+      launch(componentForward[lists.component],
+             Dim3{static_cast<unsigned>(batch * headCount), static_cast<unsigned>(lists.rows)},
+             Dim3{kThreads}, params, sharedBytes(headDim, options.blockQ), stream);
+    }
+    ComponentsFinishArgs finish{batch,          problem.heads,     problem.seqQ,
+                                headCount,      cls.deviceHeads->pointer(), oAcc.pointer(),
+                                lseAcc.pointer(), o.data,          lse,
+                                stridesOf(o)};
+    void *params[] = {&finish};
+    const int64_t threads = static_cast<int64_t>(classRows) * (headDim / 2);
+    launch(componentsFinish, Dim3{static_cast<unsigned>(ceilDiv(threads, kFinishThreads))},
+           Dim3{kFinishThreads}, params, 0, stream);
+  }
+}
 
 const Bundle &Attention::bundle() const { return impl_->bundle; }
 DType Attention::dtype() const { return impl_->dtype; }
@@ -297,9 +486,19 @@ BlockLayout Attention::layout(const Problem &problem, const std::vector<PatternT
   BlockLayout layout;
   layout.problem_ = problem;
   layout.tensors_ = tensors;
+  layout.componentClasses_ = impl_->componentLayouts(problem);
   LayoutShape shape{problem.heads, problem.seqQ, problem.seqK, impl_->headDim, problem.batch};
-  layout.device_ =
-      impl_->layout.buildOnDevice(shape, impl_->options.blockQ, kBlockN, tensors, stream);
+  // The forward's own tiles skip the heads that run through their components.
+  std::shared_ptr<DeviceBuffer> skipHeads;
+  if (!layout.componentClasses_.empty()) {
+    std::vector<int32_t> skip(problem.heads, 0);
+    for (int32_t h : layout.componentHeads())
+      skip[h] = 1;
+    skipHeads = std::make_shared<DeviceBuffer>(skip.size() * sizeof(int32_t));
+    skipHeads->upload(skip.data());
+  }
+  layout.device_ = impl_->layout.buildOnDevice(shape, impl_->options.blockQ, kBlockN, tensors,
+                                               stream, LayoutOrder::ByQuery, skipHeads);
   if (backward) {
     layout.backwardByQuery_ = impl_->layout.buildOnDevice(
         shape, kBackwardBlock, kBackwardBlock, tensors, stream, LayoutOrder::ByQuery);
@@ -358,27 +557,24 @@ void Attention::forward(const BlockLayout &layout, const Tensor &q, const Tensor
   void *params[] = {&args, &tensors};
   Dim3 grid{static_cast<unsigned>(batch * problem.heads),
             static_cast<unsigned>(layout.device_.rows)};
-  launch(impl_->forward, grid, Dim3{kThreads}, params,
-         sharedBytes(impl_->headDim, impl_->options.blockQ), stream);
+  // When every head runs through its components the forward's own kernel
+  // has nothing to do.
+  if (layout.componentHeads().size() < static_cast<std::size_t>(problem.heads))
+    launch(impl_->forward, grid, Dim3{kThreads}, params,
+           sharedBytes(impl_->headDim, impl_->options.blockQ), stream);
+  if (!layout.componentClasses_.empty())
+    impl_->forwardComponents(layout, batch, q, k, v, o, lse, stream);
+}
+
+std::vector<int32_t> BlockLayout::componentHeads() const {
+  std::vector<int32_t> heads;
+  for (const ComponentClassLayout &cls : componentClasses_)
+    heads.insert(heads.end(), cls.heads.begin(), cls.heads.end());
+  std::sort(heads.begin(), heads.end());
+  return heads;
 }
 
 namespace {
-
-/// Device memory allocated and freed in a stream's order.
-class StreamScratch {
-public:
-  StreamScratch(std::size_t bytes, CUstream stream) : stream_(stream) {
-    check(driver().cuMemAllocAsync(&pointer_, bytes, stream), "cuMemAllocAsync");
-  }
-  ~StreamScratch() { driver().cuMemFreeAsync(pointer_, stream_); }
-  StreamScratch(const StreamScratch &) = delete;
-  StreamScratch &operator=(const StreamScratch &) = delete;
-  CUdeviceptr pointer() const { return pointer_; }
-
-private:
-  CUdeviceptr pointer_ = 0;
-  CUstream stream_;
-};
 
 int64_t elementCount(const std::vector<int64_t> &dims) {
   int64_t count = 1;

@@ -2,9 +2,11 @@
 
 #include "attn/Error.h"
 
+#include <algorithm>
 #include <charconv>
 #include <istream>
 #include <iterator>
+#include <map>
 #include <ostream>
 #include <set>
 #include <sstream>
@@ -13,9 +15,18 @@ namespace attn {
 namespace {
 
 constexpr const char *kMagic = "attnc-bundle";
-constexpr int kFormatVersion = 2; // 2: the backward kernels' names
+constexpr int kFormatVersion = 3; // 2: the backward kernels' names; 3: heads and components
 
 constexpr ElementType kElementTypes[] = {ElementType::I32, ElementType::I64, ElementType::F32};
+
+constexpr const char *kForms[] = {"contiguous", "residue_diagonal", "column_range", "same_block"};
+
+// The words of a `component` line, in the order they are written; each is
+// `key=value`, every one present once.
+constexpr const char *kComponentKeys[] = {
+    "set",     "index",   "form",    "aligned",     "causal",         "exact",
+    "window",  "min_distance", "earlier_blocks", "modulus", "residue", "lo",
+    "hi",      "classes", "query_map", "key_map", "attends", "forward_kernel"};
 
 // The spelling of a run-time size in a `tensor` line, as the language names it.
 const char *dimName(TensorDim::Kind kind) {
@@ -39,6 +50,47 @@ void writeLine(std::ostream &os, const char *key, const std::string &value) {
   if (value.find('\n') != std::string::npos)
     throw Error(std::string("cannot write a bundle whose ") + key + " holds a line break");
   os << key << (value.empty() ? "" : " ") << value << '\n';
+}
+
+std::string optionalText(const std::optional<int64_t> &value) {
+  return value ? std::to_string(*value) : "-";
+}
+
+std::string mapText(const TileMap &map) {
+  std::string text;
+  for (std::size_t k = 0; k < map.size(); ++k)
+    text += (k ? "," : "") + std::to_string(map[k]);
+  return text;
+}
+
+void writeComponent(std::ostream &os, const BundleComponent &c) {
+  const std::string values[] = {c.set,
+                                std::to_string(c.index),
+                                c.form,
+                                c.aligned ? "1" : "0",
+                                c.causal ? "1" : "0",
+                                c.exact ? "1" : "0",
+                                optionalText(c.window),
+                                optionalText(c.minDistance),
+                                optionalText(c.earlierBlocks),
+                                optionalText(c.modulus),
+                                optionalText(c.residue),
+                                optionalText(c.lo),
+                                optionalText(c.hi),
+                                std::to_string(c.classes),
+                                mapText(c.queryMap),
+                                mapText(c.keyMap),
+                                c.attends,
+                                c.forwardKernel};
+  static_assert(std::size(values) == std::size(kComponentKeys));
+  os << "component";
+  for (std::size_t k = 0; k < std::size(values); ++k) {
+    if (values[k].find_first_of(" \n") != std::string::npos)
+      throw Error(std::string("cannot write a bundle whose component ") + kComponentKeys[k] +
+                  " holds a space or line break");
+    os << ' ' << kComponentKeys[k] << '=' << values[k];
+  }
+  os << '\n';
 }
 
 // Reads the key lines and the source of one bundle, reporting problems as
@@ -89,8 +141,9 @@ private:
   }
 
   void readKey(const std::string &key, const std::string &value) {
-    // A tensor line repeats once per tensor; every other key is said once.
-    if (key != "tensor" && !seen_.insert(key).second)
+    // A tensor or component line repeats once per item; every other key is
+    // said once.
+    if (key != "tensor" && key != "component" && !seen_.insert(key).second)
       fail("duplicate key '" + key + "'");
     if (key == "pattern")
       bundle_.pattern = value;
@@ -110,6 +163,10 @@ private:
       bundle_.readsBatch = readFlag(value);
     else if (key == "tensor")
       bundle_.tensors.push_back(readTensor(value));
+    else if (key == "heads")
+      bundle_.headSets = words(value);
+    else if (key == "component")
+      bundle_.components.push_back(readComponent(value));
     else
       fail("unknown key '" + key + "'");
   }
@@ -122,10 +179,91 @@ private:
     return value;
   }
 
-  bool readFlag(const std::string &text) const {
+  int64_t readSigned(const std::string &text, const std::string &what) const {
+    int64_t value = 0;
+    auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+    if (text.empty() || error != std::errc() || end != text.data() + text.size())
+      fail("bad number '" + text + "' for " + what);
+    return value;
+  }
+
+  bool readFlag(const std::string &text, const std::string &what = "reads_batch") const {
     if (text != "0" && text != "1")
-      fail("bad number '" + text + "' for reads_batch (expected 0 or 1)");
+      fail("bad number '" + text + "' for " + what + " (expected 0 or 1)");
     return text == "1";
+  }
+
+  static std::vector<std::string> words(const std::string &value) {
+    std::istringstream stream(value);
+    return {std::istream_iterator<std::string>(stream), std::istream_iterator<std::string>()};
+  }
+
+  std::optional<int64_t> readOptional(const std::string &text, const std::string &what) const {
+    if (text == "-")
+      return std::nullopt;
+    return readSigned(text, what);
+  }
+
+  // Five comma-separated numbers; inner and outer_stride at least 1 (the
+  // runtime counts rows through the map).
+  TileMap readMap(const std::string &text, const std::string &what) const {
+    TileMap map;
+    std::size_t begin = 0;
+    while (begin <= text.size()) {
+      std::size_t comma = std::min(text.find(',', begin), text.size());
+      map.push_back(readSigned(text.substr(begin, comma - begin), what));
+      begin = comma + 1;
+    }
+    if (map.size() != 5 || map[2] < 1 || map[3] < 1)
+      fail("bad tile map '" + text + "' for " + what +
+           " (expected base,base_step,inner,outer_stride,inner_stride with inner and "
+           "outer_stride at least 1)");
+    return map;
+  }
+
+  // "key=value ..." with every key of kComponentKeys once.
+  BundleComponent readComponent(const std::string &value) const {
+    std::map<std::string, std::string> fields;
+    for (const std::string &word : words(value)) {
+      std::size_t equals = word.find('=');
+      std::string key = word.substr(0, equals);
+      if (equals == std::string::npos ||
+          std::find(std::begin(kComponentKeys), std::end(kComponentKeys), key) ==
+              std::end(kComponentKeys))
+        fail("unknown component field '" + word + "'");
+      if (!fields.emplace(key, word.substr(equals + 1)).second)
+        fail("duplicate component field '" + key + "'");
+    }
+    for (const char *key : kComponentKeys)
+      if (!fields.count(key))
+        fail(std::string("component line without '") + key + "='");
+    BundleComponent c;
+    c.set = fields["set"];
+    c.index = readNumber(fields["index"], "a component index");
+    c.form = fields["form"];
+    if (std::find(std::begin(kForms), std::end(kForms), c.form) == std::end(kForms))
+      fail("unknown component form '" + c.form +
+           "' (expected contiguous, residue_diagonal, column_range or same_block)");
+    c.aligned = readFlag(fields["aligned"], "component aligned");
+    c.causal = readFlag(fields["causal"], "component causal");
+    c.exact = readFlag(fields["exact"], "component exact");
+    c.window = readOptional(fields["window"], "a component window");
+    c.minDistance = readOptional(fields["min_distance"], "a component min_distance");
+    c.earlierBlocks = readOptional(fields["earlier_blocks"], "a component earlier_blocks");
+    c.modulus = readOptional(fields["modulus"], "a component modulus");
+    c.residue = readOptional(fields["residue"], "a component residue");
+    c.lo = readOptional(fields["lo"], "a component lo");
+    c.hi = readOptional(fields["hi"], "a component hi");
+    c.classes = readNumber(fields["classes"], "component classes");
+    if (c.classes < 1)
+      fail("a component has at least one class, not " + fields["classes"]);
+    c.queryMap = readMap(fields["query_map"], "a component query_map");
+    c.keyMap = readMap(fields["key_map"], "a component key_map");
+    c.attends = fields["attends"];
+    c.forwardKernel = fields["forward_kernel"];
+    if (c.attends.empty() || c.forwardKernel.empty())
+      fail("a component without its attends function or forward kernel");
+    return c;
   }
 
   ElementType readElementType(const std::string &text) const {
@@ -214,7 +352,20 @@ void writeBundle(const Bundle &bundle, std::ostream &os) {
       os << ' ' << tensorDimText(dim);
     os << '\n';
   }
+  std::string heads;
+  for (const std::string &set : bundle.headSets)
+    heads += (heads.empty() ? "" : " ") + set;
+  writeLine(os, "heads", heads);
+  for (const BundleComponent &component : bundle.components)
+    writeComponent(os, component);
   os << "source " << bundle.source.size() << '\n' << bundle.source;
+}
+
+const std::string &headSet(const Bundle &bundle, int64_t h) {
+  static const std::string attend;
+  if (bundle.headSets.empty())
+    return attend;
+  return bundle.headSets[static_cast<std::size_t>(h) % bundle.headSets.size()];
 }
 
 Bundle readBundle(std::istream &is, const std::string &origin) {

@@ -20,10 +20,10 @@ constexpr unsigned kWarpsPerBlock = 8; // ATTNC_LAYOUT_WARPS_PER_BLOCK
 struct LayoutArgs {
   DeviceShape shape;
   int64_t batchHi, blockQ, blockK, byKey, rows, cols;
-  CUdeviceptr partialCount, start, tiles;
+  CUdeviceptr partialCount, start, tiles, skipHead;
 };
 
-static_assert(sizeof(LayoutArgs) == 4 * 8 + 6 * 8 + 3 * 8);
+static_assert(sizeof(LayoutArgs) == 4 * 8 + 6 * 8 + 4 * 8);
 
 constexpr const char *kScanKernel = "attnc_layout_scan";
 constexpr unsigned kScanThreads = 1024;
@@ -132,7 +132,8 @@ void LayoutKernel::summarize(const std::vector<PatternTensor> &tensors, DeviceTe
 DeviceLayout LayoutKernel::buildOnDevice(const LayoutShape &shape, int64_t blockQ,
                                          int64_t blockK,
                                          const std::vector<PatternTensor> &tensors,
-                                         CUstream stream, LayoutOrder order) const {
+                                         CUstream stream, LayoutOrder order,
+                                         std::shared_ptr<DeviceBuffer> skipHeads) const {
   if (blockQ < 1 || blockK < 1 || shape.numHeads < 1 || shape.seqQ < 1 || shape.seqK < 1 ||
       shape.batch < 1)
     throw Error("layout sizes, heads, batch and tile sizes must be at least 1");
@@ -159,7 +160,9 @@ DeviceLayout LayoutKernel::buildOnDevice(const LayoutShape &shape, int64_t block
                   layout.cols,
                   layout.partialCount->pointer(),
                   layout.start->pointer(),
-                  0};
+                  0,
+                  skipHeads ? skipHeads->pointer() : 0};
+  layout.skipHeads = std::move(skipHeads);
   void *params[] = {&args, &deviceTensors};
   Dim3 grid{static_cast<unsigned>(ceilDiv(static_cast<int64_t>(rowCount), kWarpsPerBlock))};
   Dim3 block{32 * kWarpsPerBlock};

@@ -27,7 +27,58 @@ Bundle sampleBundle() {
       {"ids", ElementType::I64, {{TensorDim::Kind::Nq, 0}}},
   };
   bundle.readsBatch = true;
+  bundle.headSets = {"local", "strided", "local"};
+  BundleComponent strided;
+  strided.set = "strided";
+  strided.form = "residue_diagonal";
+  strided.aligned = strided.causal = strided.exact = true;
+  strided.minDistance = 256;
+  strided.modulus = 128;
+  strided.residue = 3;
+  strided.classes = 128;
+  strided.queryMap = {0, 1, 1, 128, 0};
+  strided.keyMap = {-3, 1, 1, 128, 0};
+  strided.attends = "attnc_document_component0_attends";
+  strided.forwardKernel = "attnc_document_component0_forward";
+  BundleComponent summary;
+  summary.index = 1;
+  summary.form = "column_range";
+  summary.window = 512;
+  summary.earlierBlocks = 64;
+  summary.modulus = 64;
+  summary.lo = 48;
+  summary.hi = 64;
+  summary.keyMap = {48, 0, 16, 64, 1};
+  summary.queryMap = {0, 0, 1, 1, 1};
+  summary.attends = "attnc_document_component1_attends";
+  summary.forwardKernel = "attnc_document_component1_forward";
+  bundle.components = {strided, summary};
   return bundle;
+}
+
+void expectSameComponents(const std::vector<BundleComponent> &a,
+                          const std::vector<BundleComponent> &b) {
+  ASSERT_EQ(a.size(), b.size());
+  for (std::size_t k = 0; k < a.size(); ++k) {
+    EXPECT_EQ(a[k].set, b[k].set);
+    EXPECT_EQ(a[k].index, b[k].index);
+    EXPECT_EQ(a[k].form, b[k].form);
+    EXPECT_EQ(a[k].aligned, b[k].aligned);
+    EXPECT_EQ(a[k].causal, b[k].causal);
+    EXPECT_EQ(a[k].exact, b[k].exact);
+    EXPECT_EQ(a[k].window, b[k].window);
+    EXPECT_EQ(a[k].minDistance, b[k].minDistance);
+    EXPECT_EQ(a[k].earlierBlocks, b[k].earlierBlocks);
+    EXPECT_EQ(a[k].modulus, b[k].modulus);
+    EXPECT_EQ(a[k].residue, b[k].residue);
+    EXPECT_EQ(a[k].lo, b[k].lo);
+    EXPECT_EQ(a[k].hi, b[k].hi);
+    EXPECT_EQ(a[k].classes, b[k].classes);
+    EXPECT_EQ(a[k].queryMap, b[k].queryMap);
+    EXPECT_EQ(a[k].keyMap, b[k].keyMap);
+    EXPECT_EQ(a[k].attends, b[k].attends);
+    EXPECT_EQ(a[k].forwardKernel, b[k].forwardKernel);
+  }
 }
 
 std::string written(const Bundle &bundle) {
@@ -81,7 +132,7 @@ TEST(Bundle, ElementTypes) {
 
 TEST(Bundle, WritesTheDocumentedFormat) {
   std::string text = written(sampleBundle());
-  EXPECT_EQ(text.substr(0, text.find("source ")), "attnc-bundle 2\n"
+  EXPECT_EQ(text.substr(0, text.find("source ")), "attnc-bundle 3\n"
                                                   "pattern document\n"
                                                   "origin patterns/my document.pattern\n"
                                                   "params window=128 cap=30.5\n"
@@ -93,7 +144,25 @@ TEST(Bundle, WritesTheDocumentedFormat) {
                                                   "reads_batch 1\n"
                                                   "tensor doc i32 Nk\n"
                                                   "tensor weights f32 H 7 D\n"
-                                                  "tensor ids i64 Nq\n");
+                                                  "tensor ids i64 Nq\n"
+                                                  "heads local strided local\n"
+                                                  "component set=strided index=0 "
+                                                  "form=residue_diagonal aligned=1 causal=1 "
+                                                  "exact=1 window=- min_distance=256 "
+                                                  "earlier_blocks=- modulus=128 residue=3 lo=- "
+                                                  "hi=- classes=128 query_map=0,1,1,128,0 "
+                                                  "key_map=-3,1,1,128,0 "
+                                                  "attends=attnc_document_component0_attends "
+                                                  "forward_kernel="
+                                                  "attnc_document_component0_forward\n"
+                                                  "component set= index=1 form=column_range "
+                                                  "aligned=0 causal=0 exact=0 window=512 "
+                                                  "min_distance=- earlier_blocks=64 "
+                                                  "modulus=64 residue=- lo=48 hi=64 classes=1 "
+                                                  "query_map=0,0,1,1,1 key_map=48,0,16,64,1 "
+                                                  "attends=attnc_document_component1_attends "
+                                                  "forward_kernel="
+                                                  "attnc_document_component1_forward\n");
 }
 
 TEST(Bundle, RoundTrip) {
@@ -109,19 +178,26 @@ TEST(Bundle, RoundTrip) {
   EXPECT_EQ(back.backwardDkdvKernel, original.backwardDkdvKernel);
   EXPECT_EQ(back.readsBatch, original.readsBatch);
   expectSameTensors(back.tensors, original.tensors);
+  EXPECT_EQ(back.headSets, original.headSets);
+  expectSameComponents(back.components, original.components);
+  EXPECT_EQ(headSet(back, 4), "strided");
+  EXPECT_EQ(headSet(back, 5), "local");
 }
 
 TEST(Bundle, RoundTripOfEmptyFields) {
   Bundle empty;
-  EXPECT_EQ(written(empty), "attnc-bundle 2\npattern\norigin\nparams\nlayout_kernel\n"
+  EXPECT_EQ(written(empty), "attnc-bundle 3\npattern\norigin\nparams\nlayout_kernel\n"
                             "forward_kernel\nbackward_dq_kernel\nbackward_dkdv_kernel\n"
-                            "reads_batch 0\nsource 0\n");
+                            "reads_batch 0\nheads\nsource 0\n");
   Bundle back = read(written(empty));
   EXPECT_EQ(back.pattern, "");
   EXPECT_EQ(back.params, "");
   EXPECT_EQ(back.source, "");
   EXPECT_FALSE(back.readsBatch);
   EXPECT_TRUE(back.tensors.empty());
+  EXPECT_TRUE(back.headSets.empty());
+  EXPECT_TRUE(back.components.empty());
+  EXPECT_EQ(headSet(back, 3), "");
 }
 
 TEST(Bundle, RefusesToWriteLineBreaksInValues) {
@@ -133,49 +209,89 @@ TEST(Bundle, RefusesToWriteLineBreaksInValues) {
 TEST(Bundle, BadMagicOrVersion) {
   EXPECT_EQ(readError(""), "my.bundle: empty file, not an attnc bundle");
   EXPECT_EQ(readError("\x7f" "ELF..."),
-            "my.bundle:1: not an attnc bundle (expected 'attnc-bundle 2' on the first line)");
+            "my.bundle:1: not an attnc bundle (expected 'attnc-bundle 3' on the first line)");
   EXPECT_EQ(readError("attnc-bundle 1\nsource 0\n"),
-            "my.bundle:1: unsupported bundle version '1' (this runtime reads version 2)");
+            "my.bundle:1: unsupported bundle version '1' (this runtime reads version 3)");
 }
 
 TEST(Bundle, UnknownOrDuplicateKey) {
-  EXPECT_EQ(readError(withLine("colour blue")), "my.bundle:13: unknown key 'colour'");
-  EXPECT_EQ(readError(withLine("pattern again")), "my.bundle:13: duplicate key 'pattern'");
+  EXPECT_EQ(readError(withLine("colour blue")), "my.bundle:16: unknown key 'colour'");
+  EXPECT_EQ(readError(withLine("pattern again")), "my.bundle:16: duplicate key 'pattern'");
 }
 
 TEST(Bundle, TruncatedOrTrailingSource) {
   std::string text = written(sampleBundle());
   std::size_t size = sampleBundle().source.size();
   EXPECT_EQ(readError(text.substr(0, text.size() - 3)),
-            "my.bundle:13: truncated source: expected " + std::to_string(size) + " bytes, got " +
+            "my.bundle:16: truncated source: expected " + std::to_string(size) + " bytes, got " +
                 std::to_string(size - 3));
-  EXPECT_EQ(readError(text + "x"), "my.bundle:13: unexpected data after the " +
+  EXPECT_EQ(readError(text + "x"), "my.bundle:16: unexpected data after the " +
                                        std::to_string(size) + " bytes of source");
   EXPECT_EQ(readError(text.substr(0, text.find("source "))),
-            "my.bundle:12: truncated: no 'source' line");
+            "my.bundle:15: truncated: no 'source' line");
 }
 
 TEST(Bundle, BadNumbers) {
-  EXPECT_EQ(readError("attnc-bundle 2\nsource 12x\n"),
+  EXPECT_EQ(readError("attnc-bundle 3\nsource 12x\n"),
             "my.bundle:2: bad number '12x' for the source length");
-  EXPECT_EQ(readError("attnc-bundle 2\nsource -1\n"),
+  EXPECT_EQ(readError("attnc-bundle 3\nsource -1\n"),
             "my.bundle:2: bad number '-1' for the source length");
-  EXPECT_EQ(readError("attnc-bundle 2\nsource\n"),
+  EXPECT_EQ(readError("attnc-bundle 3\nsource\n"),
             "my.bundle:2: bad number '' for the source length");
-  EXPECT_EQ(readError("attnc-bundle 2\nsource 99999999999999999999\n"),
+  EXPECT_EQ(readError("attnc-bundle 3\nsource 99999999999999999999\n"),
             "my.bundle:2: bad number '99999999999999999999' for the source length");
   EXPECT_EQ(readError(withLine("tensor t i32 Nq 4k")),
-            "my.bundle:13: bad number '4k' for a tensor dimension");
-  EXPECT_EQ(readError("attnc-bundle 2\nreads_batch yes\nsource 0\n"),
+            "my.bundle:16: bad number '4k' for a tensor dimension");
+  EXPECT_EQ(readError("attnc-bundle 3\nreads_batch yes\nsource 0\n"),
             "my.bundle:2: bad number 'yes' for reads_batch (expected 0 or 1)");
 }
 
 TEST(Bundle, MalformedTensorLines) {
   EXPECT_EQ(readError(withLine("tensor t u8 Nq")),
-            "my.bundle:13: unknown element type 'u8' (expected i32, i64 or f32)");
+            "my.bundle:16: unknown element type 'u8' (expected i32, i64 or f32)");
   EXPECT_EQ(readError(withLine("tensor t")),
-            "my.bundle:13: malformed tensor line (expected 'tensor NAME TYPE DIM...')");
-  EXPECT_EQ(readError(withLine("tensor t f32")), "my.bundle:13: tensor 't' has no dimensions");
+            "my.bundle:16: malformed tensor line (expected 'tensor NAME TYPE DIM...')");
+  EXPECT_EQ(readError(withLine("tensor t f32")), "my.bundle:16: tensor 't' has no dimensions");
+}
+
+TEST(Bundle, MalformedComponentLines) {
+  std::string valid = written(sampleBundle());
+  std::size_t line = valid.find("component set=strided");
+  std::string strided = valid.substr(line, valid.find('\n', line) - line);
+  auto replaced = [&](const std::string &from, const std::string &to) {
+    std::string text = strided;
+    return text.replace(text.find(from), from.size(), to);
+  };
+  EXPECT_EQ(readError(withLine(replaced("form=residue_diagonal", "form=spiral"))),
+            "my.bundle:16: unknown component form 'spiral' (expected contiguous, "
+            "residue_diagonal, column_range or same_block)");
+  EXPECT_EQ(readError(withLine(replaced("query_map=0,1,1,128,0", "query_map=0,1,0,128,0"))),
+            "my.bundle:16: bad tile map '0,1,0,128,0' for a component query_map (expected "
+            "base,base_step,inner,outer_stride,inner_stride with inner and outer_stride at "
+            "least 1)");
+  EXPECT_EQ(readError(withLine(replaced("key_map=-3,1,1,128,0", "key_map=-3,1,1"))),
+            "my.bundle:16: bad tile map '-3,1,1' for a component key_map (expected "
+            "base,base_step,inner,outer_stride,inner_stride with inner and outer_stride at "
+            "least 1)");
+  EXPECT_EQ(readError(withLine(replaced("residue=3", "residue=x"))),
+            "my.bundle:16: bad number 'x' for a component residue");
+  EXPECT_EQ(readError(withLine(replaced("min_distance=256", "min_distance=2x"))),
+            "my.bundle:16: bad number '2x' for a component min_distance");
+  EXPECT_EQ(readError(withLine(replaced(" earlier_blocks=-", ""))),
+            "my.bundle:16: component line without 'earlier_blocks='");
+  EXPECT_EQ(readError(withLine(replaced("exact=1", "exact=2"))),
+            "my.bundle:16: bad number '2' for component exact (expected 0 or 1)");
+  EXPECT_EQ(readError(withLine(replaced("classes=128", "classes=0"))),
+            "my.bundle:16: a component has at least one class, not 0");
+  EXPECT_EQ(readError(withLine(replaced(" index=0", ""))),
+            "my.bundle:16: component line without 'index='");
+  EXPECT_EQ(readError(withLine(replaced("index=0", "index=0 index=1"))),
+            "my.bundle:16: duplicate component field 'index'");
+  EXPECT_EQ(readError(withLine(replaced("index=0", "colour=blue"))),
+            "my.bundle:16: unknown component field 'colour=blue'");
+  EXPECT_EQ(readError(withLine(replaced("attends=attnc_document_component0_attends", "attends="))),
+            "my.bundle:16: a component without its attends function or forward kernel");
+  EXPECT_EQ(readError(withLine("heads a b") ), "my.bundle:16: duplicate key 'heads'");
 }
 
 } // namespace

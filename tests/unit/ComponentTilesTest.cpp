@@ -4,7 +4,8 @@
 // every in-range element of the tile is a pair, with the right pair counts
 // summing to the component's pair count. A cover must list every tile that
 // holds a pair and claim no FULL tile. Bundled strided, strided_merged and
-// fixed patterns and random patterns, random shapes (Nq != Nk, lengths not
+// fixed patterns (every component exact, the later ones through the bounds of
+// their negated earlier terms) and random patterns, random shapes (Nq != Nk, lengths not
 // multiples of l or of the tiles), random tile sizes. Then strided at
 // N = 1,048,576 (stride 1024), counted in closed form.
 #include "attnc/Dialect/Attn/Evaluator.h"
@@ -37,7 +38,6 @@ namespace {
 using namespace attnc;
 using attnc::attn::ComponentOp;
 using layout::ComponentTiles;
-using layout::TileKind;
 
 int64_t floorMod(int64_t a, int64_t b) {
   int64_t r = a % b;
@@ -56,7 +56,7 @@ bool inImage(const std::vector<int64_t> &map, int64_t c, int64_t pos) {
 struct Compiled {
   mlir::MLIRContext context;
   mlir::OwningOpRef<mlir::ModuleOp> module;
-  attn::PatternOp pattern;
+  attnc::attn::PatternOp pattern;
 };
 
 /// Parses, lowers for the layout and splits into components; the first pattern.
@@ -72,14 +72,16 @@ std::unique_ptr<Compiled> compile(const std::string &source) {
   EXPECT_TRUE(mlir::succeeded(mlir::verify(*out->module))) << source;
   mlir::PassManager pm(&out->context);
   buildLayoutPipeline(pm, {});
-  pm.nest<attn::PatternOp>().addPass(attn::createAttnComponents());
+  pm.nest<attnc::attn::PatternOp>().addPass(attnc::attn::createAttnComponents());
   EXPECT_TRUE(mlir::succeeded(pm.run(*out->module))) << source;
-  out->pattern = *out->module->getBody()->getOps<attn::PatternOp>().begin();
+  out->pattern = *out->module->getBody()->getOps<attnc::attn::PatternOp>().begin();
   return out;
 }
 
 struct Stats {
   int64_t components = 0, exact = 0, cover = 0, notAnalytic = 0, tiles = 0, full = 0, pairs = 0;
+  // Exact components bounded by negated earlier terms (min_distance, earlier_blocks).
+  int64_t exactBounded = 0;
 };
 
 struct TileCount {
@@ -87,9 +89,9 @@ struct TileCount {
 };
 
 /// Checks every component of `pattern` at `sizes` with blockQ x blockK tiles.
-void checkPattern(attn::PatternOp pattern, const attn::Sizes &sizes, int64_t blockQ,
+void checkPattern(attnc::attn::PatternOp pattern, const attnc::attn::Sizes &sizes, int64_t blockQ,
                   int64_t blockK, const std::string &source, Stats &stats) {
-  attn::PatternEvaluator eval(pattern, sizes, {});
+  attnc::attn::PatternEvaluator eval(pattern, sizes, {});
   auto infos = layout::describeComponents(pattern, sizes.numHeads);
   size_t k = 0;
   for (ComponentOp op : pattern.getBodyBlock().getOps<ComponentOp>()) {
@@ -111,13 +113,14 @@ void checkPattern(attn::PatternOp pattern, const attn::Sizes &sizes, int64_t blo
     bool exact = got.status == ComponentTiles::Status::Exact;
     EXPECT_EQ(exact, info.exact) << where;
     (exact ? stats.exact : stats.cover) += 1;
+    stats.exactBounded += exact && (info.minDistance || info.earlierBlocks);
 
     // The component's pairs for one head of its class.
     int64_t h = info.heads.front(), total = 0;
     std::vector<char> in(sizes.seqQ * sizes.seqK);
     for (int64_t i = 0; i < sizes.seqQ; ++i)
       for (int64_t j = 0; j < sizes.seqK; ++j) {
-        attn::Scalar args[4];
+        attnc::attn::Scalar args[4];
         args[0].i = 0, args[1].i = h, args[2].i = i, args[3].i = j;
         auto value = eval.run(op.getBody(), args);
         ASSERT_TRUE(mlir::succeeded(value));
@@ -155,7 +158,7 @@ void checkPattern(attn::PatternOp pattern, const attn::Sizes &sizes, int64_t blo
       EXPECT_TRUE(listed.emplace(std::make_tuple(t.cls, t.tq, t.tk), t).second)
           << where << fmt::format(" tile ({}, {}, {}) listed twice", t.cls, t.tq, t.tk);
       EXPECT_GT(t.pairs, 0) << where;
-      full += t.kind == TileKind::Full;
+      full += t.full;
       sum += t.pairs, area += t.rows * t.cols;
     }
     EXPECT_EQ(full, got.full) << where;
@@ -174,11 +177,11 @@ void checkPattern(attn::PatternOp pattern, const attn::Sizes &sizes, int64_t blo
       EXPECT_EQ(it->second.cols, count.cols) << where << tile;
       if (exact) {
         EXPECT_EQ(it->second.pairs, count.pairs) << where << tile;
-        EXPECT_EQ(it->second.kind == TileKind::Full, count.pairs == count.rows * count.cols)
+        EXPECT_EQ(it->second.full, count.pairs == count.rows * count.cols)
             << where << tile;
       } else {
         EXPECT_GE(it->second.pairs, count.pairs) << where << tile;
-        EXPECT_EQ(it->second.kind, TileKind::Partial) << where << tile;
+        EXPECT_FALSE(it->second.full) << where << tile;
       }
     }
     if (exact) {
@@ -224,7 +227,7 @@ TEST(ComponentTiles, BundledStridedStridedMergedFixedAgainstBruteForce) {
     }
     auto compiled = compile(source);
     ASSERT_TRUE(compiled);
-    attn::Sizes sizes;
+    attnc::attn::Sizes sizes;
     sizes.numHeads = 2;
     sizes.seqQ = pick(1, 70);
     sizes.seqK = trial % 4 == 0 ? sizes.seqQ : pick(1, 70);
@@ -234,13 +237,16 @@ TEST(ComponentTiles, BundledStridedStridedMergedFixedAgainstBruteForce) {
     checkPattern(compiled->pattern, sizes, kernel ? 128 : pick(1, 9), kernel ? 64 : pick(1, 9),
                  source.substr(source.find("pattern ")), stats);
   }
-  // strided: every component exact; strided_merged and fixed: one cover each.
-  EXPECT_GT(stats.exact, 150);
-  EXPECT_GT(stats.cover, 80);
+  // Every component exact: strided_merged's and fixed's second ones (100 of
+  // them) through the bounds of the negated window and same_block.
+  EXPECT_EQ(stats.exact, stats.components);
+  EXPECT_EQ(stats.exactBounded, 100);
+  EXPECT_EQ(stats.cover, 0);
   EXPECT_EQ(stats.notAnalytic, 0);
   EXPECT_GT(stats.full, 1000);
-  std::printf("components %lld (exact %lld, cover %lld), tiles %lld (FULL %lld), pairs %lld\n",
-              (long long)stats.components, (long long)stats.exact, (long long)stats.cover,
+  std::printf("components %lld (exact %lld, %lld bounded by earlier terms), tiles %lld (FULL "
+              "%lld), pairs %lld\n",
+              (long long)stats.components, (long long)stats.exact, (long long)stats.exactBounded,
               (long long)stats.tiles, (long long)stats.full, (long long)stats.pairs);
 }
 
@@ -252,21 +258,22 @@ TEST(ComponentTiles, RandomPatternsAgainstBruteForce) {
     std::string source = gen.pattern();
     auto compiled = compile(source);
     ASSERT_TRUE(compiled);
-    attn::Sizes sizes;
+    attnc::attn::Sizes sizes;
     sizes.numHeads = 2;
     sizes.seqQ = gen.pick(1, 50);
     sizes.seqK = gen.pick(1, 50);
     checkPattern(compiled->pattern, sizes, gen.pick(1, 9), gen.pick(1, 9), source, stats);
   }
   EXPECT_GT(stats.exact, 300);
+  EXPECT_GT(stats.exactBounded, 50);
   EXPECT_GT(stats.cover, 100);
   EXPECT_GT(stats.notAnalytic, 10);
   EXPECT_GT(stats.full, 1000);
-  std::printf("components %lld (exact %lld, cover %lld, not analytic %lld), tiles %lld (FULL "
-              "%lld), pairs %lld\n",
-              (long long)stats.components, (long long)stats.exact, (long long)stats.cover,
-              (long long)stats.notAnalytic, (long long)stats.tiles, (long long)stats.full,
-              (long long)stats.pairs);
+  std::printf("components %lld (exact %lld, %lld bounded by earlier terms, cover %lld, not "
+              "analytic %lld), tiles %lld (FULL %lld), pairs %lld\n",
+              (long long)stats.components, (long long)stats.exact, (long long)stats.exactBounded,
+              (long long)stats.cover, (long long)stats.notAnalytic, (long long)stats.tiles,
+              (long long)stats.full, (long long)stats.pairs);
 }
 
 /// strided, stride 1024, at N = 2^20 with the forward kernel's 128 x 64 tiles:

@@ -1,8 +1,9 @@
 // attn-components must split every head class's set into components that
 // partition it exactly (every attended pair in exactly one component, no
 // other pair in any), and the form and tile maps it records must be right:
-// every pair of a component satisfies its recognized form and bands and is
-// reached through the query and key maps of one class. Random patterns built
+// every pair of a component satisfies its recognized form and bounds (bands
+// and the bounds of negated earlier terms) and is reached through the query
+// and key maps of one class; an exact component is exactly those pairs. Random patterns built
 // from the recognized forms (and some it must not recognize), random shapes.
 #include "attnc/Dialect/Attn/Evaluator.h"
 #include "attnc/Dialect/Attn/Passes.h"
@@ -47,10 +48,12 @@ bool inImage(llvm::ArrayRef<int64_t> map, int64_t c, int64_t pos) {
 
 struct Stats {
   int64_t cases = 0, components = 0, recognized = 0, attended = 0, exact = 0, exactChecked = 0;
+  // Exact components bounded by a negated earlier window or same_block.
+  int64_t exactMinDistance = 0, exactEarlierBlocks = 0;
 };
 
-/// Whether (i, j) satisfies the component's form and bands: what `exact`
-/// says the component is.
+/// Whether (i, j) satisfies the component's form and bounds: what `exact`
+/// says the component is, and a superset of it otherwise.
 bool described(ComponentOp c, const attn::Sizes &sizes, int64_t i, int64_t j) {
   int64_t q = i + (c.getAligned() ? sizes.seqK - sizes.seqQ : 0);
   int64_t l = static_cast<int64_t>(c.getModulus().value_or(1));
@@ -71,8 +74,14 @@ bool described(ComponentOp c, const attn::Sizes &sizes, int64_t i, int64_t j) {
   }
   if (c.getCausal())
     in = in && j <= q;
-  if (auto w = c.getWindow())
+  if (auto w = c.getWindow()) // I64Attr reads back as uint64_t
     in = in && q - j < static_cast<int64_t>(*w);
+  if (auto m = c.getMinDistance())
+    in = in && q - j >= static_cast<int64_t>(*m);
+  if (auto blocks = c.getEarlierBlocks()) {
+    int64_t b = static_cast<int64_t>(*blocks);
+    in = in && j < floorDiv(q, b) * b;
+  }
   return in;
 }
 
@@ -109,8 +118,11 @@ void checkCase(const std::string &source, const attn::Sizes &sizes, Stats &stats
       all.insert(c);
   stats.components += all.size();
   for (mlir::Operation *op : all) {
-    stats.recognized += mlir::cast<ComponentOp>(op).getForm() != ComponentForm::contiguous;
-    stats.exact += bool(mlir::cast<ComponentOp>(op).getExact());
+    auto c = mlir::cast<ComponentOp>(op);
+    stats.recognized += c.getForm() != ComponentForm::contiguous;
+    stats.exact += bool(c.getExact());
+    stats.exactMinDistance += c.getExact() && c.getMinDistance();
+    stats.exactEarlierBlocks += c.getExact() && c.getEarlierBlocks();
   }
   ++stats.cases;
 
@@ -144,27 +156,7 @@ void checkCase(const std::string &source, const attn::Sizes &sizes, Stats &stats
           for (int64_t k = 0; k < c.getClasses() && !covered; ++k)
             covered = inImage(c.getQueryMap(), k, q) && inImage(c.getKeyMap(), k, j);
           EXPECT_TRUE(covered) << where;
-          int64_t l = static_cast<int64_t>(c.getModulus().value_or(1));
-          switch (c.getForm()) {
-          case ComponentForm::residue_diagonal:
-            EXPECT_EQ(floorMod(q - j, l), static_cast<int64_t>(*c.getResidue())) << where;
-            break;
-          case ComponentForm::column_range:
-            EXPECT_GE(floorMod(j, l), static_cast<int64_t>(*c.getLo())) << where;
-            EXPECT_LT(floorMod(j, l), static_cast<int64_t>(*c.getHi())) << where;
-            break;
-          case ComponentForm::same_block:
-            EXPECT_EQ(floorDiv(q, l), floorDiv(j, l)) << where;
-            break;
-          case ComponentForm::contiguous:
-            break;
-          }
-          if (c.getCausal()) {
-            EXPECT_LE(j, q) << where;
-          }
-          if (auto w = c.getWindow()) { // I64Attr reads back as uint64_t
-            EXPECT_LT(q - j, static_cast<int64_t>(*w)) << where;
-          }
+          EXPECT_TRUE(described(c, sizes, i, j)) << where << " outside its form and bounds";
           failures += ::testing::Test::HasFailure();
         }
         EXPECT_EQ(in, *expected ? 1 : 0)
@@ -193,9 +185,14 @@ TEST(Components, PartitionTheSetExactlyWithRightFormsAndMaps) {
   // Exact components were compared with their form and bands on every pair.
   EXPECT_GT(stats.exact * 10, stats.components);
   EXPECT_GT(stats.exactChecked, 100000);
-  std::printf("cases %lld, components %lld (recognized %lld, exact %lld), attended pairs %lld\n",
+  // ... among them components made exact by the bounds of negated earlier terms.
+  EXPECT_GT(stats.exactMinDistance, 50);
+  EXPECT_GT(stats.exactEarlierBlocks, 20);
+  std::printf("cases %lld, components %lld (recognized %lld, exact %lld, of which %lld with "
+              "min_distance and %lld with earlier_blocks), attended pairs %lld\n",
               (long long)stats.cases, (long long)stats.components, (long long)stats.recognized,
-              (long long)stats.exact, (long long)stats.attended);
+              (long long)stats.exact, (long long)stats.exactMinDistance,
+              (long long)stats.exactEarlierBlocks, (long long)stats.attended);
 }
 
 /// The bundled patterns: what the pass recognizes for each component.
@@ -227,16 +224,21 @@ pattern fixed(stride: int = 16, c: int = 4) {
   std::vector<std::string> got;
   for (auto pattern : module->getBody()->getOps<attn::PatternOp>())
     for (ComponentOp c : pattern.getBodyBlock().getOps<ComponentOp>())
-      got.push_back(fmt::format("{} {} {} l={} causal={} aligned={} exact={}",
-                                pattern.getSymName().str(), c.getIndex(),
-                                attn::stringifyComponentForm(c.getForm()).str(),
-                                c.getModulus().value_or(0), bool(c.getCausal()),
-                                bool(c.getAligned()), bool(c.getExact())));
+      got.push_back(fmt::format(
+          "{} {} {} l={} causal={} aligned={} min_distance={} earlier_blocks={} exact={}",
+          pattern.getSymName().str(), c.getIndex(),
+          attn::stringifyComponentForm(c.getForm()).str(), c.getModulus().value_or(0),
+          bool(c.getCausal()), bool(c.getAligned()), c.getMinDistance().value_or(0),
+          c.getEarlierBlocks().value_or(0), bool(c.getExact())));
   std::vector<std::string> want = {
-      "strided_merged 0 contiguous l=0 causal=true aligned=true exact=true",
-      "strided_merged 1 residue_diagonal l=16 causal=true aligned=true exact=false",
-      "fixed 0 same_block l=16 causal=true aligned=true exact=true",
-      "fixed 1 column_range l=16 causal=true aligned=true exact=false",
+      "strided_merged 0 contiguous l=0 causal=true aligned=true min_distance=0 earlier_blocks=0 "
+      "exact=true",
+      "strided_merged 1 residue_diagonal l=16 causal=true aligned=true min_distance=16 "
+      "earlier_blocks=0 exact=true",
+      "fixed 0 same_block l=16 causal=true aligned=true min_distance=0 earlier_blocks=0 "
+      "exact=true",
+      "fixed 1 column_range l=16 causal=true aligned=true min_distance=0 earlier_blocks=16 "
+      "exact=true",
   };
   EXPECT_EQ(got, want);
 }

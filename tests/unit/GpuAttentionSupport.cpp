@@ -62,10 +62,31 @@ std::vector<std::string> bundledPatterns() {
 }
 
 CheckedFile checkPatternFile(const std::string &pattern) {
-  auto text = readFile(patternPath(pattern));
+  return checkFileAt(patternPath(pattern));
+}
+
+CheckedFile checkFileAt(const std::string &path) {
+  auto text = readFile(path);
   if (!text)
     throw std::runtime_error(llvm::toString(text.takeError()));
-  return checkOrThrow(patternPath(pattern), *text);
+  return checkOrThrow(path, *text);
+}
+
+void compileInParallel(const std::vector<std::function<::attn::CompileRequest()>> &requests) {
+  std::atomic<std::size_t> next{0};
+  auto work = [&] {
+    for (std::size_t k; (k = next++) < requests.size();) {
+      try {
+        ::attn::defaultKernelCache().get(requests[k]());
+      } catch (const ::attn::Error &) {
+      }
+    }
+  };
+  std::vector<std::thread> threads(std::max(1u, std::thread::hardware_concurrency()));
+  for (std::thread &thread : threads)
+    thread = std::thread(work);
+  for (std::thread &thread : threads)
+    thread.join();
 }
 
 void warmKernelCache(const std::vector<KernelKey> &keys) {
@@ -77,24 +98,14 @@ void warmKernelCache(const std::vector<KernelKey> &keys) {
       }))
     return;
   std::string arch = "sm_" + std::to_string(::attn::deviceInfo().computeCapability);
-  std::atomic<std::size_t> next{0};
-  auto work = [&] {
-    for (std::size_t k; (k = next++) < keys.size();) {
-      const std::string &pattern = std::get<0>(keys[k]);
-      try {
-        ::attn::defaultKernelCache().get(
-            ::attn::kernelCompileRequest(::attn::compileFile(patternPath(pattern)),
-                                         std::get<1>(keys[k]), std::get<2>(keys[k]), arch,
-                                         optionsOf(keys[k])));
-      } catch (const ::attn::Error &) {
-      }
-    }
-  };
-  std::vector<std::thread> threads(std::max(1u, std::thread::hardware_concurrency()));
-  for (std::thread &thread : threads)
-    thread = std::thread(work);
-  for (std::thread &thread : threads)
-    thread.join();
+  std::vector<std::function<::attn::CompileRequest()>> requests;
+  for (const KernelKey &key : keys)
+    requests.push_back([key, arch] {
+      return ::attn::kernelCompileRequest(::attn::compileFile(patternPath(std::get<0>(key))),
+                                          std::get<1>(key), std::get<2>(key), arch,
+                                          optionsOf(key));
+    });
+  compileInParallel(requests);
   warmed.insert(keys.begin(), keys.end());
 }
 

@@ -19,6 +19,7 @@
 #include "mlir/IR/OwningOpRef.h"
 
 #include <cstdint>
+#include <functional>
 #include <ostream>
 #include <memory>
 #include <random>
@@ -36,6 +37,10 @@ std::vector<std::string> bundledPatterns();
 
 CheckedFile checkPatternFile(const std::string &pattern);
 
+/// The pattern file at `path`, checked; throws std::runtime_error on
+/// diagnostics.
+CheckedFile checkFileAt(const std::string &path);
+
 /// A kernel the tests load: pattern, dtype, head dim, query rows per CTA,
 /// and whether with the backward kernels.
 using KernelKey = std::tuple<std::string, ::attn::DType, int, int, bool>;
@@ -44,6 +49,10 @@ using KernelKey = std::tuple<std::string, ::attn::DType, int, int, bool>;
 /// kernel and a suite needs dozens); once per call site's set, the first
 /// time. Failures are left for the cases that load the kernel to report.
 void warmKernelCache(const std::vector<KernelKey> &keys);
+
+/// Compiles the request each of `requests` makes into the kernel cache, in
+/// parallel; failures are left for the cases that load the kernels to report.
+void compileInParallel(const std::vector<std::function<::attn::CompileRequest()>> &requests);
 
 /// The Attention of `key`, loaded once per test binary. A compile error is
 /// kept and rethrown, not retried by every case. Never destroyed: unloading

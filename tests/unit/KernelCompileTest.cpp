@@ -15,6 +15,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
 
 namespace {
@@ -49,12 +50,20 @@ std::vector<std::filesystem::path> bundledPatterns() {
   return paths;
 }
 
-/// Every kernel's entry point is in the output.
+/// Every kernel's entry point is in the output: the component kernels of
+/// the sets the runtime runs through their components too.
 void expectEntryPoints(const attn::Bundle &bundle, const attn::Binary &binary,
                        const std::string &what) {
-  for (const std::string &kernel :
-       {bundle.layoutKernel, bundle.forwardKernel, bundle.backwardDqKernel,
-        bundle.backwardDkdvKernel, std::string("attnc_backward_delta")})
+  std::vector<std::string> kernels = {bundle.layoutKernel, bundle.forwardKernel,
+                                      bundle.backwardDqKernel, bundle.backwardDkdvKernel,
+                                      "attnc_backward_delta"};
+  std::vector<std::string> sets = attn::forwardComponentSets(bundle, {});
+  for (const attn::BundleComponent &component : bundle.components)
+    if (std::count(sets.begin(), sets.end(), component.set))
+      kernels.push_back(component.forwardKernel);
+  if (!sets.empty())
+    kernels.push_back("attnc_components_finish");
+  for (const std::string &kernel : kernels)
     EXPECT_NE(binary.bytes.find(kernel), std::string::npos) << what << ": " << kernel;
 }
 
@@ -86,6 +95,18 @@ TEST(KernelCompile, EveryBundledPatternToPtxForBothArchitectures) {
   // forms of the mask go through NVRTC here.
   EXPECT_GE(narrow, paths.size() - 1);
   EXPECT_LT(narrow, paths.size());
+}
+
+/// The component kernels of every form: the test pattern whose set splits
+/// into a window, residue classes and gathered summary columns.
+TEST(KernelCompile, ThreeComponentsToPtxForBothArchitectures) {
+  attn::Bundle bundle = attn::compileFile(std::string(ATTNC_SOURCE_DIR) +
+                                          "/tests/patterns/three_components.pattern");
+  ASSERT_EQ(bundle.components.size(), 3u);
+  ASSERT_FALSE(attn::forwardComponentSets(bundle, {}).empty())
+      << "ATTNC_COMPONENTS=0 in the environment?";
+  expectPtx(bundle, kVariants[0], "sm_80");
+  expectPtx(bundle, kVariants[3], "sm_90a");
 }
 
 TEST(KernelCompile, EveryVariantToPtx) {

@@ -128,8 +128,8 @@ TEST(LayoutSoundness, NoFullTileDropsAndNoEmptyTileAttendsAPair) {
     ASSERT_TRUE(static_cast<bool>(oracle)) << llvm::toString(oracle.takeError());
     auto module = mlirGen(context, file->ast, *file->source, pattern);
     ASSERT_TRUE(mlir::succeeded(runLayoutPipeline(*module, defines)));
-    attn::Sizes sizes{shape.numHeads, shape.seqQ, shape.seqK, shape.headDim};
-    attn::PatternEvaluator twins(*module->getBody()->getOps<attn::PatternOp>().begin(), sizes,
+    attnc::attn::Sizes sizes{shape.numHeads, shape.seqQ, shape.seqK, shape.headDim};
+    attnc::attn::PatternEvaluator twins(*module->getBody()->getOps<attnc::attn::PatternOp>().begin(), sizes,
                                  tensors.ir);
     auto result = layout::buildLayout(twins, nullptr, sizes, options);
     ASSERT_TRUE(static_cast<bool>(result)) << llvm::toString(result.takeError());

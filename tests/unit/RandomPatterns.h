@@ -2,7 +2,9 @@
 //
 // Patterns built from the forms attn-components recognizes (residue
 // diagonals, residue classes, column ranges, blocks, windows, causal) and some
-// it must not (h-dependent conjuncts, nested ||), combined by && and ||, in the
+// it must not (h-dependent conjuncts, nested ||), combined by && and ||, and
+// the unions whose later terms a negated window or block bounds (strided_merged
+// and fixed, in either order and with other moduli), in the
 // query coordinate q = i or q = i + Nk - Nq, over attend or per-head sets.
 //
 //===----------------------------------------------------------------------===//
@@ -48,7 +50,20 @@ struct RandomPatterns {
       t = "(" + t + ") && (" + atom() + ")";
     return t;
   }
+  /// A window or block, then a diagonal or column range: the later term is
+  /// bounded by the negated earlier one (swapped, it is not).
+  std::string boundedUnion() {
+    int64_t l = pick(1, 24), w = pick(1, 40);
+    std::string first = pick(0, 1) ? fmt::format("q - j < {}", w)
+                                   : fmt::format("q / {} == j / {}", l, l);
+    int64_t m = pick(0, 1) ? l : pick(1, 24);
+    std::string second = pick(0, 1) ? fmt::format("(q - j) % {} == {}", m, pick(0, m - 1))
+                                    : fmt::format("j % {} >= {}", m, pick(0, m - 1));
+    return pick(0, 3) ? first + " || " + second : second + " || " + first;
+  }
   std::string set() {
+    if (pick(0, 4) == 0)
+      return boundedUnion();
     std::string s;
     int64_t n = pick(1, 4);
     for (int64_t k = 0; k < n; ++k)

@@ -555,11 +555,6 @@ int runLayout() {
   attn::PatternOp pattern = lowerForLayout(context, module, bound->input, bound->values);
   if (!pattern)
     return 1;
-  // The disjoint components are reported only: the kernels do not read them yet.
-  mlir::PassManager components(&context);
-  components.nest<attn::PatternOp>().addPass(attn::createAttnComponents());
-  if (mlir::failed(components.run(*module)))
-    return fail("internal error: attn-components failed");
   attn::Sizes sizes{numHeads, seqQ, keys, headDim};
   attn::PatternEvaluator twins(pattern, sizes, irTensors(*bound, context));
   auto result = layout::buildLayout(twins, &*bound->interp, sizes, {blockQ, blockK, exact});

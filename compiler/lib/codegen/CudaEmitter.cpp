@@ -95,10 +95,23 @@ std::string functionPrefix(attn::PatternOp pattern) {
   return "attnc_" + pattern.getSymName().str() + "_";
 }
 
+/// attnc_<pattern>_component<k>: the prefix of the functions of the k-th
+/// attn.component of the pattern (counted over all its sets).
+std::string componentPrefix(attn::PatternOp pattern, size_t k) {
+  return functionPrefix(pattern) + "component" + std::to_string(k);
+}
+
 std::vector<ElementFunction> elementFunctions(attn::PatternOp pattern) {
   std::string prefix = functionPrefix(pattern);
   std::vector<ElementFunction> functions;
+  size_t components = 0;
   for (Operation &op : pattern.getBodyBlock()) {
+    if (isa<attn::ComponentOp>(op)) {
+      // Its predicate; attnc_<p>_component<k>_attends wraps it (printComponentAttends).
+      functions.push_back(
+          {componentPrefix(pattern, components++) + "_predicate", &op.getRegion(0), true});
+      continue;
+    }
     std::optional<std::string> suffix =
         llvm::TypeSwitch<Operation *, std::optional<std::string>>(&op)
             .Case([](attn::SetOp set) { return "set_" + set.getSymName().str(); })
@@ -427,28 +440,41 @@ std::string dispatchBody(const std::vector<std::string> &sets,
   return body;
 }
 
+/// A mask entry point `name`(shape, tensors, b, h, i, j) over 64-bit indices
+/// whose body is `body`; a narrow mask takes its indices as int32_t,
+/// converted once here.
+void printMaskFunction(llvm::raw_ostream &os, const std::string &name, bool narrow,
+                       const std::string &body) {
+  const char *wide = narrow ? "_wide" : "";
+  os << fmt::format("__device__ __forceinline__ bool {}({}, int64_t b{}, int64_t h{}, "
+                    "int64_t i{}, int64_t j{}) {{\n",
+                    name, kCommonParams, wide, wide, wide, wide);
+  if (narrow)
+    os << "  const int32_t b = (int32_t)b_wide, h = (int32_t)h_wide, i = (int32_t)i_wide, "
+          "j = (int32_t)j_wide;\n";
+  os << body << "}\n\n";
+}
+
 /// attnc_<p>_attends (the mask of a pair, causality included once the layout
-/// pipeline made it explicit) and attnc_<p>_classify (the twin of the set of
+/// pipeline made it explicit), attnc_<p>_component<k>_attends (the predicate
+/// of each attn.component) and attnc_<p>_classify (the twin of the set of
 /// head h over a tile, for every batch index in [0, b_hi]).
 void printEntryPoints(attn::PatternOp pattern, bool narrow, llvm::raw_ostream &os) {
   std::string prefix = functionPrefix(pattern);
   std::vector<std::string> sets = headSets(pattern);
   auto setName = [](const std::string &set) { return set == "attend" ? set : "set_" + set; };
-  // A narrow mask takes its indices as int32_t, converted once here.
-  const char *wide = narrow ? "_wide" : "";
-  os << fmt::format("__device__ __forceinline__ bool {}attends({}, int64_t b{}, int64_t h{}, "
-                    "int64_t i{}, int64_t j{}) {{\n",
-                    prefix, kCommonParams, wide, wide, wide, wide);
-  if (narrow)
-    os << "  const int32_t b = (int32_t)b_wide, h = (int32_t)h_wide, i = (int32_t)i_wide, "
-          "j = (int32_t)j_wide;\n";
-  os << dispatchBody(sets,
-                     [&](const std::string &set) {
-                       return fmt::format("{}{}({}, b, h, i, j)", prefix, setName(set),
-                                          kCommonArgs);
-                     },
-                     "true")
-     << "}\n\n";
+  printMaskFunction(os, prefix + "attends", narrow,
+                    dispatchBody(sets,
+                                 [&](const std::string &set) {
+                                   return fmt::format("{}{}({}, b, h, i, j)", prefix,
+                                                      setName(set), kCommonArgs);
+                                 },
+                                 "true"));
+  size_t components = llvm::range_size(pattern.getBodyBlock().getOps<attn::ComponentOp>());
+  for (size_t k = 0; k < components; ++k)
+    printMaskFunction(os, componentPrefix(pattern, k) + "_attends", narrow,
+                      fmt::format("  return {}_predicate({}, b, h, i, j);\n",
+                                  componentPrefix(pattern, k), kCommonArgs));
   os << fmt::format("__device__ __forceinline__ attnc_truth {}classify({}, int64_t b_hi, "
                     "int64_t h, int64_t i_lo, int64_t i_hi, int64_t j_lo, int64_t j_hi) {{\n",
                     prefix, kCommonParams)
@@ -531,6 +557,32 @@ void printElements(attn::PatternOp pattern, bool narrow, llvm::raw_ostream &os) 
                     kCommonParams,
                     hasScale ? fmt::format("(float){}scale({})", prefix, kCommonArgs)
                              : "(float)(1.0 / sqrt((double)shape.D))");
+}
+
+/// Per attn.component, attnc_<p>_component<k>_elements (the pattern's
+/// elements with the component's predicate as the mask) and its forward
+/// kernel, attnc_component_forward_kernel instantiated; only when asked for
+/// (-DATTNC_COMPONENTS): the runtime asks when it runs a head class through
+/// its components.
+void printComponentKernels(attn::PatternOp pattern, KernelSource &kernel, llvm::raw_ostream &os) {
+  size_t count = llvm::range_size(pattern.getBodyBlock().getOps<attn::ComponentOp>());
+  if (count == 0)
+    return;
+  std::string elements = functionPrefix(pattern) + "elements";
+  os << fmt::format("\n#ifdef ATTNC_COMPONENTS\n#include \"{}\"\n", kCudaComponentsHeader);
+  for (size_t k = 0; k < count; ++k) {
+    std::string prefix = componentPrefix(pattern, k);
+    kernel.components.push_back({prefix + "_attends", prefix + "_forward"});
+    os << fmt::format("\nstruct {0}_elements : {1} {{\n"
+                      "  static __device__ __forceinline__ bool attends({2}, {3}) {{\n"
+                      "    return {0}_attends({4}, b, h, i, j);\n  }}\n}};\n"
+                      "\nextern \"C\" __global__ void\n"
+                      "__launch_bounds__(ATTNC_FWD_THREADS, ATTNC_FWD_MIN_BLOCKS)\n"
+                      "{0}_forward(attnc_component_args args, attnc_tensors tensors) {{\n"
+                      "  attnc_component_forward_kernel<{0}_elements>(args, tensors);\n}}\n",
+                      prefix, elements, kCommonParams, kPair, kCommonArgs);
+  }
+  os << "#endif\n";
 }
 
 } // namespace
@@ -621,6 +673,7 @@ llvm::Expected<KernelSource> emitKernelSource(attn::PatternOp pattern) {
                     "{}(attnc_forward_args args, attnc_tensors tensors) {{\n"
                     "  attnc_forward_kernel<{}elements>(args, tensors);\n}}\n",
                     kCudaForwardHeader, kernel.forwardKernel, prefix);
+  printComponentKernels(pattern, kernel, os);
   // The backward kernels only when asked for (-DATTNC_BACKWARD): inference
   // does not pay for their compilation.
   kernel.backwardDqKernel = prefix + "backward_dq";

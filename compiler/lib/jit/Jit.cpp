@@ -12,6 +12,7 @@
 #include "attnc/frontend/ASTPrinter.h"
 #include "attnc/frontend/Frontend.h"
 #include "attnc/interp/Bindings.h"
+#include "attnc/layout/Layout.h"
 #include "attnc/mlirgen/MLIRGen.h"
 #include "attnc/pipeline/Pipeline.h"
 
@@ -82,6 +83,34 @@ bool maskReadsBatch(dialect::PatternOp pattern) {
   return false;
 }
 
+/// The sets of the `heads` statement, by position; empty without one.
+std::vector<std::string> headSets(dialect::PatternOp pattern) {
+  std::vector<std::string> sets;
+  if (auto heads = pattern.getUnique<dialect::HeadsOp>())
+    for (mlir::Attribute set : heads.getSets())
+      sets.push_back(llvm::cast<mlir::FlatSymbolRefAttr>(set).getValue().str());
+  return sets;
+}
+
+/// The attn.component ops (in IR order, as the emitter numbers them) with
+/// their generated functions.
+std::vector<BundleComponent> bundleComponents(dialect::PatternOp pattern,
+                                              const attnc::KernelSource &kernels) {
+  std::vector<BundleComponent> components;
+  for (auto op : pattern.getBodyBlock().getOps<dialect::ComponentOp>()) {
+    BundleComponent component;
+    static_cast<ComponentSpec &>(component) = attnc::layout::componentSpec(op);
+    if (auto of = op.getOfAttr())
+      component.set = of.getValue().str();
+    component.index = op.getIndex();
+    const attnc::KernelSource::Component &generated = kernels.components.at(components.size());
+    component.attends = generated.attends;
+    component.forwardKernel = generated.forwardKernel;
+    components.push_back(std::move(component));
+  }
+  return components;
+}
+
 std::string paramsText(const attnc::interp::ParamValues &values) {
   std::string text;
   for (const auto &[name, value] : values)
@@ -130,6 +159,8 @@ Bundle compileString(const std::string &source, const CompileOptions &options,
   bundle.backwardDkdvKernel = kernels.backwardDkdvKernel;
   bundle.tensors = bundleTensors(op, name);
   bundle.readsBatch = maskReadsBatch(op);
+  bundle.headSets = headSets(op);
+  bundle.components = bundleComponents(op, kernels);
   return bundle;
 }
 

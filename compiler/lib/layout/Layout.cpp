@@ -123,21 +123,29 @@ std::vector<ComponentInfo> describeComponents(attn::PatternOp pattern, int64_t n
         info.heads.push_back(h);
     }
     info.index = c.getIndex();
-    info.form = attn::stringifyComponentForm(c.getForm()).str();
-    info.aligned = c.getAligned();
-    info.causal = c.getCausal();
-    info.exact = c.getExact();
-    info.window = c.getWindow();
-    info.modulus = c.getModulus();
-    info.residue = c.getResidue();
-    info.lo = c.getLo();
-    info.hi = c.getHi();
-    info.classes = c.getClasses();
-    info.queryMap.assign(c.getQueryMap().begin(), c.getQueryMap().end());
-    info.keyMap.assign(c.getKeyMap().begin(), c.getKeyMap().end());
+    static_cast<::attn::ComponentSpec &>(info) = componentSpec(c);
     out.push_back(std::move(info));
   }
   return out;
+}
+
+::attn::ComponentSpec componentSpec(attn::ComponentOp c) {
+  ::attn::ComponentSpec spec;
+  spec.form = attn::stringifyComponentForm(c.getForm()).str();
+  spec.aligned = c.getAligned();
+  spec.causal = c.getCausal();
+  spec.exact = c.getExact();
+  spec.window = c.getWindow();
+  spec.minDistance = c.getMinDistance();
+  spec.earlierBlocks = c.getEarlierBlocks();
+  spec.modulus = c.getModulus();
+  spec.residue = c.getResidue();
+  spec.lo = c.getLo();
+  spec.hi = c.getHi();
+  spec.classes = c.getClasses();
+  spec.queryMap.assign(c.getQueryMap().begin(), c.getQueryMap().end());
+  spec.keyMap.assign(c.getKeyMap().begin(), c.getKeyMap().end());
+  return spec;
 }
 
 namespace {
@@ -187,6 +195,10 @@ void printText(const Layout &layout, llvm::raw_ostream &os) {
       os << fmt::format(" [{}, {})", *c.lo, *c.hi);
     if (c.window)
       os << " window=" << *c.window;
+    if (c.minDistance)
+      os << " min_distance=" << *c.minDistance;
+    if (c.earlierBlocks)
+      os << " earlier_blocks=" << *c.earlierBlocks;
     os << (c.causal ? " causal" : "") << (c.aligned ? " q=i+Nk-Nq" : " q=i");
     os << fmt::format("; classes {}, query map [{}], key map [{}]\n", c.classes,
                       joined(c.queryMap), joined(c.keyMap));
@@ -233,8 +245,9 @@ void printJson(const Layout &layout, llvm::raw_ostream &os) {
       os << fmt::format(R"(,"heads":[{}],"index":{},"form":"{}","aligned":{},"causal":{})",
                         fmt::join(c.heads, ","), c.index, c.form, c.aligned, c.causal);
       const std::pair<const char *, const std::optional<int64_t> *> optional[] = {
-          {"window", &c.window}, {"modulus", &c.modulus}, {"residue", &c.residue},
-          {"lo", &c.lo}, {"hi", &c.hi}};
+          {"window", &c.window},   {"min_distance", &c.minDistance},
+          {"earlier_blocks", &c.earlierBlocks}, {"modulus", &c.modulus},
+          {"residue", &c.residue}, {"lo", &c.lo}, {"hi", &c.hi}};
       for (const auto &[name, value] : optional)
         if (*value)
           os << fmt::format(R"(,"{}":{})", name, **value);

@@ -20,6 +20,9 @@ void buildLayoutPipeline(mlir::OpPassManager &pm, const std::vector<std::string>
   perPattern.addPass(attn::createAttnTensorGrad());
   perPattern.addPass(mlir::createCanonicalizerPass());
   perPattern.addPass(mlir::createCSEPass());
+  // The sets in their final form, split into the components the runtime may
+  // run instead of the set's own tiles.
+  perPattern.addPass(attn::createAttnComponents());
   // Last: the proof is about the IR the code generator reads.
   perPattern.addPass(attn::createAttnNarrowMask());
 }

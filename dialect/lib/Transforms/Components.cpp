@@ -256,6 +256,36 @@ void flatten(Value v, bool conj, SmallVectorImpl<Value> &out) {
   out.push_back(v);
 }
 
+/// What the negated earlier terms of a component bound, when each is one
+/// recognized atom in the component's query coordinate `s`.
+struct EarlierBounds {
+  std::optional<int64_t> minDistance;   // !(q - j < w): q - j >= w
+  std::optional<int64_t> earlierBlocks; // !(q / L == j / L), causal: j < L * floor(q / L)
+  bool allUsed = true;                  // every negated term is one of these
+};
+
+/// The negation of a window is a lower bound on the distance; with causal,
+/// the negation of a same_block leaves the keys of earlier blocks, an upper
+/// bound per row that keeps the keys of a column_range or same_block form an
+/// interval (for any block size). A conjunction, or a second block size, is
+/// a union of such bounds: not recorded.
+EarlierBounds earlierBounds(ArrayRef<Value> earlier, int64_t s, bool causal,
+                            const std::optional<Atom> &form) {
+  EarlierBounds bounds;
+  bool rowIntervals = form && (form->kind == Atom::Column || form->kind == Atom::Block);
+  for (Value e : earlier) {
+    Atom atom = recognize(e);
+    if (atom.kind == Atom::Window && atom.s == s)
+      bounds.minDistance = std::max(bounds.minDistance.value_or(atom.a), atom.a);
+    else if (atom.kind == Atom::Block && atom.s == s && causal && rowIntervals &&
+             bounds.earlierBlocks.value_or(atom.l) == atom.l)
+      bounds.earlierBlocks = atom.l;
+    else
+      bounds.allUsed = false;
+  }
+  return bounds;
+}
+
 struct Components : attnc::attn::impl::AttnComponentsBase<Components> {
   void runOnOperation() override {
     PatternOp pattern = getOperation();
@@ -346,9 +376,11 @@ struct Components : attnc::attn::impl::AttnComponentsBase<Components> {
       else
         window = window ? std::min(*window, band.a) : band.a;
     }
-    // Exact: no earlier term is negated and every conjunct is implied by the
-    // form and bands recorded (so the component is exactly those pairs).
-    bool exact = earlier.empty();
+    EarlierBounds bounds = earlierBounds(earlier, s, causal, form);
+    // Exact: every negated earlier term is a recorded bound and every
+    // conjunct is implied by the form and bands recorded (so the component is
+    // exactly those pairs).
+    bool exact = bounds.allUsed;
     for (const Atom &atom : atoms) {
       bool used = false;
       switch (atom.kind) {
@@ -403,7 +435,9 @@ struct Components : attnc::attn::impl::AttnComponentsBase<Components> {
     auto component = builder.create<ComponentOp>(
         loc, of, i64(index), ComponentFormAttr::get(context, kind),
         s ? builder.getUnitAttr() : UnitAttr(), causal ? builder.getUnitAttr() : UnitAttr(),
-        exact ? builder.getUnitAttr() : UnitAttr(), window ? i64(*window) : IntegerAttr(), modulus,
+        exact ? builder.getUnitAttr() : UnitAttr(), window ? i64(*window) : IntegerAttr(),
+        bounds.minDistance ? i64(*bounds.minDistance) : IntegerAttr(),
+        bounds.earlierBlocks ? i64(*bounds.earlierBlocks) : IntegerAttr(), modulus,
         residue, lo, hi, i64(classes), builder.getDenseI64ArrayAttr(queryMap),
         builder.getDenseI64ArrayAttr(keyMap));
 

@@ -6,6 +6,7 @@
 #pragma once
 
 #include "attn/Bundle.h"
+#include "attn/Components.h"
 #include "attn/Driver.h"
 #include "attn/KernelCache.h"
 #include "attn/Layout.h"
@@ -69,7 +70,12 @@ public:
   bool hasBackward() const { return static_cast<bool>(backwardByKey_.tiles); }
   // The forward's tile lists as the kernels read them, for programs that
   // launch their own kernels over a layout (the benchmark's pair counter).
+  // The rows of heads that run through their components are empty here
+  // (componentHeads).
   const DeviceLayout &deviceLayout() const { return device_; }
+  // The query heads whose forward runs through their set's components
+  // (docs/API.md), in increasing order; empty when none does.
+  std::vector<int32_t> componentHeads() const;
   // Copies the lists to the host (tests).
   GpuLayout download() const;
   GpuLayout downloadBackward(LayoutOrder order) const;
@@ -80,6 +86,7 @@ private:
   DeviceLayout device_;
   DeviceLayout backwardByQuery_, backwardByKey_;
   std::vector<PatternTensor> tensors_;
+  std::vector<ComponentClassLayout> componentClasses_;
 };
 
 // Where Attention::backward writes.
@@ -102,6 +109,11 @@ struct KernelOptions {
   // Also compile the backward kernels (and build the backward's layouts):
   // needed for Attention::backward.
   bool backward = false;
+  // Run the forward of the head classes that qualify through their disjoint
+  // components (componentPathSets); the environment variable
+  // ATTNC_COMPONENTS=0 turns it off whatever this says (Attention reads it
+  // once, when made; its options() then say false).
+  bool components = true;
 };
 
 class Attention {
@@ -152,8 +164,15 @@ private:
   std::unique_ptr<Impl> impl_;
 };
 
+// The sets whose heads an Attention made with `options` runs through their
+// components: componentPathSets(bundle), or none when options.components is
+// false or the environment says ATTNC_COMPONENTS=0.
+std::vector<std::string> forwardComponentSets(const Bundle &bundle,
+                                              const KernelOptions &options);
+
 // The NVRTC request that compiles `bundle` for `dtype`, `headDim` and `arch`
 // (e.g. "sm_90a"): what Attention compiles, and `attnc compile --emit=ptx`.
+// With forwardComponentSets, the component kernels too (-DATTNC_COMPONENTS).
 CompileRequest kernelCompileRequest(const Bundle &bundle, DType dtype, int headDim,
                                     const std::string &arch, const KernelOptions &options = {});
 

@@ -4,6 +4,8 @@
 // file, so a program that links only libattnc_runtime can load it.
 #pragma once
 
+#include "attn/ComponentTiles.h"
+
 #include <cstdint>
 #include <iosfwd>
 #include <string>
@@ -39,6 +41,18 @@ struct BundleTensor {
   std::vector<TensorDim> dims;
 };
 
+// One disjoint component of a head class's set (attn.component): its form,
+// bands and tile maps, and the device code generated for it.
+struct BundleComponent : ComponentSpec {
+  std::string set;   // the attn.set it is part of; empty: the attend set
+  int64_t index = 0; // its place among that set's components
+  // The component's predicate over (b, h, i, j), a __device__ function in
+  // `source`: attnc_<p>_component<k>_attends.
+  std::string attends;
+  // Its extern "C" forward kernel (compiled with -DATTNC_COMPONENTS).
+  std::string forwardKernel;
+};
+
 struct Bundle {
   std::string pattern;     // the pattern's name
   std::string origin;      // the .pattern file (or "<string>") it came from
@@ -50,9 +64,17 @@ struct Bundle {
   std::string backwardDkdvKernel;
   std::vector<BundleTensor> tensors; // in the order the kernels take them
   bool readsBatch = false;           // the mask depends on the batch index b
+  // The sets of the `heads` statement: head h uses headSets[h % size]; empty:
+  // every head uses the attend set (or attends every key).
+  std::vector<std::string> headSets;
+  std::vector<BundleComponent> components; // in the order of the IR
 };
 
-// A text format ("attnc-bundle 2", key lines, then the source). readBundle
+// The set head h uses (a name of Bundle::headSets, or empty for the attend
+// set).
+const std::string &headSet(const Bundle &bundle, int64_t h);
+
+// A text format ("attnc-bundle 3", key lines, then the source). readBundle
 // throws attn::Error on a malformed or truncated bundle, naming `origin`.
 void writeBundle(const Bundle &bundle, std::ostream &os);
 Bundle readBundle(std::istream &is, const std::string &origin);

@@ -63,6 +63,8 @@ struct DeviceLayout {
   // The integer tensors' run summaries the layout kernel read (it may still
   // be running when buildOnDevice returns).
   std::vector<std::shared_ptr<DeviceBuffer>> summaries;
+  // The heads whose rows were left empty (int32 per head), if any.
+  std::shared_ptr<DeviceBuffer> skipHeads;
 
   GpuLayout download() const;
 };
@@ -104,10 +106,13 @@ public:
                   LayoutOrder order = LayoutOrder::ByQuery) const;
 
   // Builds on `stream` from tensors already on the device: waits once for the
-  // number of tiles (to size the lists), not for the lists.
+  // number of tiles (to size the lists), not for the lists. `skipHeads`, when
+  // given, holds an int32 per query head: the rows of the heads where it is
+  // nonzero stay empty (ByQuery only: the forward runs them otherwise).
   DeviceLayout buildOnDevice(const LayoutShape &shape, int64_t blockQ, int64_t blockK,
                              const std::vector<PatternTensor> &tensors, CUstream stream,
-                             LayoutOrder order = LayoutOrder::ByQuery) const;
+                             LayoutOrder order = LayoutOrder::ByQuery,
+                             std::shared_ptr<DeviceBuffer> skipHeads = nullptr) const;
 
 private:
   // Fills `device`'s summary pointers; `layout` keeps the buffers.

@@ -217,3 +217,39 @@ attn.pattern @p {
     attn.yield %t, %t : i1, i1
   }
 }
+
+// -----
+
+// earlier_blocks (j < L * floor(q / L)) is what a negated same_block leaves
+// only under causal.
+attn.pattern @p {
+  // expected-error @+1 {{earlier_blocks needs causal and a column_range or same_block form}}
+  attn.component[1] column_range attributes {classes = 1 : i64, earlier_blocks = 8 : i64, hi = 8 : i64, key_map = array<i64: 6, 0, 2, 8, 1>, lo = 6 : i64, modulus = 8 : i64, query_map = array<i64: 0, 0, 1, 1, 1>} {
+  ^bb0(%b: i64, %h: i64, %i: i64, %j: i64):
+    %t = arith.constant true
+    attn.yield %t : i1
+  }
+}
+
+// -----
+
+// ... and keeps an interval of keys per row only for these forms.
+attn.pattern @p {
+  // expected-error @+1 {{earlier_blocks needs causal and a column_range or same_block form}}
+  attn.component[1] residue_diagonal attributes {causal, classes = 4 : i64, earlier_blocks = 8 : i64, key_map = array<i64: 0, 1, 1, 4, 0>, modulus = 4 : i64, query_map = array<i64: 0, 1, 1, 4, 0>, residue = 0 : i64} {
+  ^bb0(%b: i64, %h: i64, %i: i64, %j: i64):
+    %t = arith.constant true
+    attn.yield %t : i1
+  }
+}
+
+// -----
+
+attn.pattern @p {
+  // expected-error @+1 {{min_distance must be at least 1}}
+  attn.component[1] residue_diagonal attributes {causal, classes = 4 : i64, key_map = array<i64: 0, 1, 1, 4, 0>, min_distance = 0 : i64, modulus = 4 : i64, query_map = array<i64: 0, 1, 1, 4, 0>, residue = 0 : i64} {
+  ^bb0(%b: i64, %h: i64, %i: i64, %j: i64):
+    %t = arith.constant true
+    attn.yield %t : i1
+  }
+}

@@ -20,12 +20,15 @@ inline constexpr const char *kCudaLayoutHeader = "attnc_layout.cuh";
 inline constexpr const char *kCudaForwardHeader = "attnc_forward.cuh";
 /// The backward kernel templates (runtime/kernels/attnc_backward.cuh).
 inline constexpr const char *kCudaBackwardHeader = "attnc_backward.cuh";
+/// The component forward kernel and merge (runtime/kernels/attnc_components.cuh).
+inline constexpr const char *kCudaComponentsHeader = "attnc_components.cuh";
 
 /// Prints one CUDA translation unit for `pattern`, which must have been through
 /// the layout pipeline: each element region as a `__device__ __forceinline__`
 /// function (attnc_<pattern>_set_<name>, _attend, _bias, _score, _score_grad, _scale,
-/// _bounds_<set>, _bounds_attend and _tensor_grad), lowered through emitc and
-/// MLIR's C++ emitter, then the entry points attnc_<pattern>_attends and
+/// _bounds_<set>, _bounds_attend, _tensor_grad and _component<k>_predicate),
+/// lowered through emitc and MLIR's C++ emitter, then the entry points
+/// attnc_<pattern>_attends, attnc_<pattern>_component<k>_attends and
 /// attnc_<pattern>_classify. Every function takes the run-time sizes
 /// (`attnc_shape`) and tensors (`const attnc_tensors &`) first; _tensor_grad,
 /// a void function, then takes the gradients (`const attnc_tensor_grads &`).
@@ -50,6 +53,13 @@ struct KernelSource {
   std::string backwardDkdvKernel; // extern "C" attnc_<pattern>_backward_dkdv
   std::vector<std::string> tensorSlots; // tensor parameters, in the order the
                                         // kernels take them
+  /// Per attn.component, in IR order: its device predicate
+  /// (attnc_<pattern>_component<k>_attends) and its extern "C" forward kernel
+  /// (attnc_<pattern>_component<k>_forward, with -DATTNC_COMPONENTS).
+  struct Component {
+    std::string attends, forwardKernel;
+  };
+  std::vector<Component> components;
 };
 
 /// The kernels of `pattern` (after the layout pipeline, as emitCuda):

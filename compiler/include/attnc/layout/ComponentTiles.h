@@ -1,82 +1,23 @@
 //===- ComponentTiles.h - The tiles of one component, analytically (CPU) --===//
 //
-// A component (attn.component, ComponentInfo) is tiled in its own
-// coordinates: for class c, its query rows are the rows i whose query
-// coordinate q = i (+ Nk - Nq when aligned) lies in the image of the query
-// map, in increasing order (row a of the class is the a-th of them); its key
-// columns likewise are the keys j in the image of the key map. Tile (c, tq,
-// tk) holds rows a in [tq * blockQ, (tq + 1) * blockQ) and columns b in
-// [tk * blockK, (tk + 1) * blockK), clipped at the ends of the class's rows
-// and columns.
-//
-// For each recognized form the set, in these coordinates, has closed-form key
-// ranges per row, so the non-empty tiles are enumerated without looking at
-// pairs:
-//   - residue_diagonal (l, r): class c has q = q0 + a * l, j = j0 + b * l and
-//     q - j = r + (delta + a - b) * l, so causal and window become a band
-//     lo <= b - a <= hi: a dense causal (or windowed) problem per class;
-//   - contiguous with causal / window: the same band with a = i, b = j;
-//   - column_range (l, [lo, hi)): the gathered keys j mod l in [lo, hi); the
-//     causal / window bounds on j become bounds on b through the count of
-//     gathered keys below a position;
-//   - same_block (l): per row, the block of q intersected with the bands.
-// Band tiles are classified in O(1) each; the others in O(rows of the tile),
-// so the work is O(non-empty tiles + query tiles) tiles.
+// The enumeration lives in the runtime (attn/ComponentTiles.h), which builds
+// the component kernels' tile lists from it without MLIR; the layout report
+// (`attnc layout --components-tiles`) calls the same code on a ComponentInfo,
+// which is an attn::ComponentSpec.
 //
 //===----------------------------------------------------------------------===//
 #pragma once
 
 #include "attnc/layout/Layout.h"
 
-#include <cstdint>
-#include <string>
-#include <vector>
+#include "attn/ComponentTiles.h"
 
 namespace attnc::layout {
 
-struct ComponentTileOptions {
-  int64_t blockQ = 128; // query rows per tile (the forward kernel's)
-  int64_t blockK = 64;  // key columns per tile
-  /// Keep the tiles; without it only the counts are computed.
-  bool keepTiles = true;
-};
-
-struct ComponentTile {
-  int64_t cls = 0, tq = 0, tk = 0;
-  int64_t rows = 0, cols = 0; // clipped at the ends of the class's rows and columns
-  int64_t pairs = 0;          // pairs of the described set in the tile
-  TileKind kind = TileKind::Partial;
-};
-
-struct ComponentTiles {
-  enum class Status {
-    /// The component is exactly its form and bands: the tiles, kinds and
-    /// pair counts are exact.
-    Exact,
-    /// The component is a subset of its form and bands (negated earlier terms
-    /// or conjuncts not in the form): the tiles cover it; all are PARTIAL and
-    /// `pairs` counts the form's pairs, an upper bound.
-    Cover,
-    /// No closed form (a contiguous component that is not exact, or an
-    /// unknown form): nothing was enumerated; see `reason`.
-    NotAnalytic,
-  } status = Status::NotAnalytic;
-  std::string reason;
-  int64_t classes = 0;
-  int64_t full = 0, partial = 0;
-  int64_t pairs = 0; // summed over the tiles
-  int64_t area = 0;  // rows * cols summed over the tiles
-  std::vector<ComponentTile> tiles; // when keepTiles, by class, tq, tk
-
-  /// Useful fraction of the visited tiles' area.
-  double density() const { return area ? double(pairs) / double(area) : 0.0; }
-};
-
-/// The non-empty tiles of `component` for one head of its class at Nq =
-/// seqQ, Nk = seqK.
-ComponentTiles enumerateComponentTiles(const ComponentInfo &component, int64_t seqQ,
-                                       int64_t seqK, const ComponentTileOptions &options = {});
-
-const char *statusName(ComponentTiles::Status status);
+using ::attn::ComponentTile;
+using ::attn::ComponentTileOptions;
+using ::attn::ComponentTiles;
+using ::attn::enumerateComponentTiles;
+using ::attn::statusName;
 
 } // namespace attnc::layout

@@ -12,6 +12,8 @@
 #include "attnc/Dialect/Attn/Evaluator.h"
 #include "attnc/interp/Interpreter.h"
 
+#include "attn/ComponentTiles.h"
+
 #include "llvm/Support/Error.h"
 
 #include <optional>
@@ -45,18 +47,12 @@ struct ComponentTileCounts {
 };
 
 /// One disjoint component of a head class's set (attn.component), as the
-/// layout reports it.
-struct ComponentInfo {
+/// layout reports it: its form, bands and tile maps (the spec), and where it
+/// belongs.
+struct ComponentInfo : ::attn::ComponentSpec {
   std::string set;            // the attn.set, or empty for attn.attend
   std::vector<int64_t> heads; // the heads of that class
   int64_t index = 0;
-  std::string form;           // contiguous, residue_diagonal, column_range, same_block
-  bool aligned = false, causal = false;
-  /// The component is exactly the pairs of its form and bands (else a subset).
-  bool exact = false;
-  std::optional<int64_t> window, modulus, residue, lo, hi;
-  int64_t classes = 1;
-  std::vector<int64_t> queryMap, keyMap; // [base, base_step, inner, outer_stride, inner_stride]
   /// Its tiles in its own coordinates, when asked for (printed after it).
   std::optional<ComponentTileCounts> tiles;
 };
@@ -84,6 +80,9 @@ llvm::Expected<Layout> buildLayout(attn::PatternEvaluator &twins,
 
 /// The attn.component ops of `pattern` for heads 0..numHeads-1.
 std::vector<ComponentInfo> describeComponents(attn::PatternOp pattern, int64_t numHeads);
+
+/// The form, bands and tile maps of one attn.component.
+::attn::ComponentSpec componentSpec(attn::ComponentOp component);
 
 /// One character per tile ('#' FULL, '+' PARTIAL, '.' EMPTY) per head group,
 /// with counts and density.

@@ -227,10 +227,15 @@ def Attn_ComponentOp : Attn_Op<"component", [
       - same_block: q / modulus == j / modulus;
       - contiguous: nothing recognized (or a window / causal band).
     Optional `window` (q - j < window) and `causal` (j <= q) record bands
-    found among the conjuncts. `exact` says that the component is exactly
-    the pairs (in range) that satisfy its form and bands: every conjunct was
-    recognized and used, and no earlier term is negated. Without it they are
-    only a superset of the component.
+    found among the conjuncts. Negated earlier terms can bound it too:
+    `min_distance` (q - j >= min_distance) records a negated window, and
+    `earlier_blocks` (j < earlier_blocks * floor(q / earlier_blocks)) a
+    negated same_block, which with `causal` leaves the keys of earlier blocks
+    only (recorded for column_range and same_block, whose keys stay an
+    interval per row). `exact` says that the component is exactly the pairs
+    (in range) that satisfy its form and bounds: every conjunct and every
+    negated earlier term was recognized and used. Without it they are only a
+    superset of the component.
 
     The tile maps: `query_map` and `key_map` are [base, base_step, inner,
     outer_stride, inner_stride]; for class c in [0, classes) the map sends
@@ -241,7 +246,9 @@ def Attn_ComponentOp : Attn_Op<"component", [
   }];
   let arguments = (ins OptionalAttr<FlatSymbolRefAttr>:$of, I64Attr:$index,
                        Attn_ComponentForm:$form, UnitAttr:$aligned, UnitAttr:$causal,
-                       UnitAttr:$exact, OptionalAttr<I64Attr>:$window, OptionalAttr<I64Attr>:$modulus,
+                       UnitAttr:$exact, OptionalAttr<I64Attr>:$window,
+                       OptionalAttr<I64Attr>:$min_distance, OptionalAttr<I64Attr>:$earlier_blocks,
+                       OptionalAttr<I64Attr>:$modulus,
                        OptionalAttr<I64Attr>:$residue, OptionalAttr<I64Attr>:$lo,
                        OptionalAttr<I64Attr>:$hi, I64Attr:$classes,
                        DenseI64ArrayAttr:$query_map, DenseI64ArrayAttr:$key_map);

@@ -1,7 +1,8 @@
 //===- NarrowMask.h - Whether a pattern's mask fits in 32 bits ------------===//
 //
 // The mask of a pattern (its attn.set and attn.attend regions, which
-// attnc_<p>_attends evaluates) computes with i64, the language's integers.
+// attnc_<p>_attends evaluates, and its attn.component regions, parts of them)
+// computes with i64, the language's integers.
 // Under the limits below, interval arithmetic (IntervalMath.h) bounds every
 // integer value of those regions over all problems. When every bound lies
 // within int32, no value can wrap in 32 bits, so the mask computes the same

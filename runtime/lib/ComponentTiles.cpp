@@ -1,10 +1,10 @@
-//===- ComponentTiles.cpp - The tiles of one component, analytically ------===//
-#include "attnc/layout/ComponentTiles.h"
+#include "attn/ComponentTiles.h"
 
 #include <algorithm>
+#include <climits>
 #include <functional>
 
-namespace attnc::layout {
+namespace attn {
 
 namespace {
 
@@ -93,8 +93,8 @@ void enumerate(const Space &space, int64_t cls, const ComponentTileOptions &opti
       tile.cls = cls, tile.tq = tq, tile.tk = tk;
       tile.rows = a1 - a0 + 1, tile.cols = b1 - b0 + 1;
       tile.pairs = count;
-      tile.kind = exact && count == tile.rows * tile.cols ? TileKind::Full : TileKind::Partial;
-      (tile.kind == TileKind::Full ? out.full : out.partial) += 1;
+      tile.full = exact && count == tile.rows * tile.cols;
+      (tile.full ? out.full : out.partial) += 1;
       out.pairs += count;
       out.area += tile.rows * tile.cols;
       if (options.keepTiles)
@@ -103,11 +103,28 @@ void enumerate(const Space &space, int64_t cls, const ComponentTileOptions &opti
   }
 }
 
-bool mapIs(const std::vector<int64_t> &map, std::initializer_list<int64_t> want) {
-  return map == std::vector<int64_t>(want);
+bool mapIs(const TileMap &map, std::initializer_list<int64_t> want) {
+  return map == TileMap(want);
 }
 
 } // namespace
+
+bool isContiguousMap(const TileMap &map) { return mapIs(map, {0, 0, 1, 1, 1}); }
+
+int64_t mapIndexAtLeast(const TileMap &map, int64_t cls, int64_t x) {
+  const int64_t inner = map[2], outer = map[3], innerStride = map[4];
+  int64_t y = x - (map[0] + cls * map[1]);
+  // The groups of `inner` rows that start below x, then the rows of the
+  // group x is in that are below it.
+  int64_t groups = floorDiv(y, outer), rest = y - groups * outer;
+  int64_t partial = innerStride > 0 ? ceilDiv(rest, innerStride) : (rest > 0 ? inner : 0);
+  return groups * inner + std::min(inner, partial);
+}
+
+bool isAnalytic(const ComponentSpec &component) {
+  return enumerateComponentTiles(component, 1, 1, {1, 1, false}).status !=
+         ComponentTiles::Status::NotAnalytic;
+}
 
 const char *statusName(ComponentTiles::Status status) {
   switch (status) {
@@ -118,7 +135,7 @@ const char *statusName(ComponentTiles::Status status) {
   return "?";
 }
 
-ComponentTiles enumerateComponentTiles(const ComponentInfo &c, int64_t seqQ, int64_t seqK,
+ComponentTiles enumerateComponentTiles(const ComponentSpec &c, int64_t seqQ, int64_t seqK,
                                        const ComponentTileOptions &options) {
   ComponentTiles out;
   auto notAnalytic = [&](std::string why) {
@@ -130,17 +147,31 @@ ComponentTiles enumerateComponentTiles(const ComponentInfo &c, int64_t seqQ, int
     return notAnalytic("tile sizes must be at least 1 and sequence lengths non-negative");
   const int64_t off = c.aligned ? seqK - seqQ : 0;
   const bool causal = c.causal;
-  const std::optional<int64_t> window = c.window;
-  const std::vector<int64_t> contiguous = {0, 0, 1, 1, 1};
+  const std::optional<int64_t> window = c.window, minDistance = c.minDistance,
+                               earlierBlocks = c.earlierBlocks;
   bool exact = c.exact;
   out.status = exact ? ComponentTiles::Status::Exact : ComponentTiles::Status::Cover;
   if (!exact)
-    out.reason = "the component is a subset of its form and bands: the tiles cover it";
+    out.reason = "the component is a subset of its form and bounds: the tiles cover it";
+  // The keys row q may attend under the bands and bounds alone: [first,
+  // last], empty when first > last; both ends increase with q.
+  auto keyBounds = [=](int64_t q) -> std::pair<int64_t, int64_t> {
+    int64_t jl = window ? std::max<int64_t>(0, q - *window + 1) : 0;
+    int64_t jh = causal ? std::min(seqK - 1, q) : seqK - 1;
+    if (minDistance)
+      jh = std::min(jh, q - *minDistance);
+    if (earlierBlocks)
+      jh = std::min(jh, floorDiv(q, *earlierBlocks) * *earlierBlocks - 1);
+    return {jl, jh};
+  };
+  // Earlier blocks bound keys per row, which breaks the bands of the others.
+  if (earlierBlocks && c.form != "column_range" && c.form != "same_block")
+    return notAnalytic("earlier_blocks on a form without per-row key intervals");
 
   if (c.form == "contiguous") {
     if (!exact)
       return notAnalytic("contiguous and not exactly its bands: no closed form");
-    if (c.queryMap != contiguous || c.keyMap != contiguous)
+    if (!isContiguousMap(c.queryMap) || !isContiguousMap(c.keyMap))
       return notAnalytic("unexpected tile maps for contiguous");
     // b - a = j - i = j - q + off: causal j <= q, window q - j < w.
     Space space;
@@ -149,6 +180,8 @@ ComponentTiles enumerateComponentTiles(const ComponentInfo &c, int64_t seqQ, int
       space.hi = off;
     if (window)
       space.lo = off - *window + 1;
+    if (minDistance) // q - j >= m
+      space.hi = std::min(space.hi, off - *minDistance);
     out.classes = 1;
     enumerate(space, 0, options, exact, out);
     return out;
@@ -179,6 +212,8 @@ ComponentTiles enumerateComponentTiles(const ComponentInfo &c, int64_t seqQ, int
         space.hi = delta;
       if (window) // r + k * l < w <=> k <= ceil((w - r) / l) - 1
         space.lo = delta - ceilDiv(*window - r, l) + 1;
+      if (minDistance) // r + k * l >= m <=> k >= ceil((m - r) / l)
+        space.hi = std::min(space.hi, delta - ceilDiv(*minDistance - r, l));
       enumerate(space, cls, options, exact, out);
     }
     return out;
@@ -188,7 +223,7 @@ ComponentTiles enumerateComponentTiles(const ComponentInfo &c, int64_t seqQ, int
     if (!c.lo || !c.hi || !(0 <= *c.lo && *c.lo < *c.hi && *c.hi <= l))
       return notAnalytic("column_range without a range in [0, modulus)");
     const int64_t lo = *c.lo, width = *c.hi - *c.lo;
-    if (c.queryMap != contiguous || !mapIs(c.keyMap, {lo, 0, width, l, 1}) || c.classes != 1)
+    if (!isContiguousMap(c.queryMap) || !mapIs(c.keyMap, {lo, 0, width, l, 1}) || c.classes != 1)
       return notAnalytic("unexpected tile maps for column_range");
     // Gathered keys below x >= 0 (j mod l in [lo, hi)); column b is the b-th.
     auto gathered = [=](int64_t x) {
@@ -197,9 +232,7 @@ ComponentTiles enumerateComponentTiles(const ComponentInfo &c, int64_t seqQ, int
     Space space;
     space.na = seqQ, space.nb = gathered(seqK);
     space.range = [=](int64_t a) -> std::pair<int64_t, int64_t> {
-      int64_t q = a + off;
-      int64_t jl = window ? std::max<int64_t>(0, q - *window + 1) : 0;
-      int64_t jh = causal ? std::min(seqK - 1, q) : seqK - 1;
+      auto [jl, jh] = keyBounds(a + off);
       if (jl > jh)
         return {1, 0};
       return {gathered(jl), gathered(jh + 1) - 1};
@@ -210,18 +243,14 @@ ComponentTiles enumerateComponentTiles(const ComponentInfo &c, int64_t seqQ, int
   }
 
   if (c.form == "same_block") {
-    if (c.queryMap != contiguous || c.keyMap != contiguous || c.classes != 1)
+    if (!isContiguousMap(c.queryMap) || !isContiguousMap(c.keyMap) || c.classes != 1)
       return notAnalytic("unexpected tile maps for same_block");
     Space space;
     space.na = seqQ, space.nb = seqK;
     space.range = [=](int64_t a) -> std::pair<int64_t, int64_t> {
       int64_t q = a + off, start = floorDiv(q, l) * l;
-      int64_t jl = std::max<int64_t>(0, start), jh = std::min(seqK - 1, start + l - 1);
-      if (window)
-        jl = std::max(jl, q - *window + 1);
-      if (causal)
-        jh = std::min(jh, q);
-      return {jl, jh};
+      auto [jl, jh] = keyBounds(q);
+      return {std::max(jl, start), std::min(jh, start + l - 1)};
     };
     out.classes = 1;
     enumerate(space, 0, options, exact, out);
@@ -230,4 +259,4 @@ ComponentTiles enumerateComponentTiles(const ComponentInfo &c, int64_t seqQ, int
   return notAnalytic("unknown form " + c.form);
 }
 
-} // namespace attnc::layout
+} // namespace attn

@@ -1,0 +1,70 @@
+// The component path of the forward (DESIGN.md §4, docs/API.md): a head
+// class whose set attn-components split into disjoint components with dense
+// tile maps runs one kernel per component (runtime/kernels/
+// attnc_components.cuh) over tile lists built here on the CPU, analytically,
+// and merges their rows by log-sum-exp.
+#pragma once
+
+#include "attn/Bundle.h"
+#include "attn/ComponentTiles.h"
+#include "attn/Module.h"
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace attn {
+
+// The sets (by name, as headSet gives them; "" for the attend set) whose
+// heads the forward runs through their components: at least one of the set's
+// components has a non-contiguous tile map (else its own tiles serve as
+// well) and every one has a closed form (exact or cover).
+std::vector<std::string> componentPathSets(const Bundle &bundle);
+
+// One component's tiles for one shape, as its kernel reads them. A row is a
+// (class, query tile) that holds at least one tile; its key tiles are
+// tiles[start[r], start[r + 1]), the first partialCount[r] PARTIAL (the
+// kernel evaluates the component's predicate there), the others FULL.
+struct ComponentTileLists {
+  int64_t blockQ = 0, blockK = 0;
+  // Per class, 6 numbers (attnc_component_class): for its rows, a base
+  // position, the tile row t >= 0 of the first (row a sits at base + (t /
+  // inner) * outer_stride + (t % inner) * inner_stride with t = first + a of
+  // the query map) and their number; then the same for its columns and the
+  // key map.
+  std::vector<int64_t> classes;
+  std::vector<int32_t> rowOf; // per row: its class and query tile
+  std::vector<int64_t> start; // rows + 1
+  std::vector<int32_t> partialCount;
+  std::vector<int32_t> tiles;
+
+  int64_t rows() const { return static_cast<int64_t>(partialCount.size()); }
+};
+
+// The lists of `component` at Nq = seqQ, Nk = seqK, in O(tiles) from
+// enumerateComponentTiles. Throws attn::Error when the component has no
+// closed form or a list does not fit the kernels' 32-bit indices.
+ComponentTileLists buildComponentTileLists(const ComponentSpec &component, int64_t seqQ,
+                                           int64_t seqK, int64_t blockQ, int64_t blockK);
+
+// ComponentTileLists on the device; the buffers are shared by copies.
+struct DeviceComponentLists {
+  std::size_t component = 0; // its index in Bundle::components
+  int64_t rows = 0;
+  std::shared_ptr<DeviceBuffer> classes, rowOf, start, partialCount, tiles;
+};
+
+DeviceComponentLists uploadComponentLists(std::size_t component,
+                                          const ComponentTileLists &lists);
+
+// The heads of one set on the component path for one problem, and its
+// components' lists.
+struct ComponentClassLayout {
+  std::string set;
+  std::vector<int32_t> heads;
+  std::shared_ptr<DeviceBuffer> deviceHeads;
+  std::vector<DeviceComponentLists> components;
+};
+
+} // namespace attn

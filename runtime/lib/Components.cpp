@@ -1,0 +1,125 @@
+#include "attn/Components.h"
+
+#include "attn/Error.h"
+
+#include <algorithm>
+#include <limits>
+
+namespace attn {
+namespace {
+
+constexpr int64_t kInt32Max = std::numeric_limits<int32_t>::max();
+
+// The positions of class `cls` of `map` in [lo, hi), as base, first and
+// count (see ComponentTileLists::classes): the base takes whole groups of
+// the map so that the kernel's tile rows are never negative (it divides
+// them by the map's inner size).
+void appendRange(std::vector<int64_t> &classes, const TileMap &map, int64_t cls, int64_t lo,
+                 int64_t hi) {
+  const int64_t first = mapIndexAtLeast(map, cls, lo);
+  const int64_t inner = map[2], groups = (first >= 0 ? first : first - inner + 1) / inner;
+  classes.insert(classes.end(), {map[0] + cls * map[1] + groups * map[3], first - groups * inner,
+                                 mapIndexAtLeast(map, cls, hi) - first});
+}
+
+// Class c of the component in its own coordinates (see
+// attn/ComponentTiles.h): its rows are the positions of its query map in
+// [offset, offset + Nq), its columns those of its key map in [0, Nk).
+void appendClass(std::vector<int64_t> &classes, const ComponentSpec &component, int64_t cls,
+                 int64_t seqQ, int64_t seqK) {
+  const int64_t offset = component.aligned ? seqK - seqQ : 0;
+  appendRange(classes, component.queryMap, cls, offset, offset + seqQ);
+  appendRange(classes, component.keyMap, cls, 0, seqK);
+}
+
+template <typename T> std::shared_ptr<DeviceBuffer> upload(const std::vector<T> &host) {
+  // An empty list still gets a (never read) buffer: the kernels take pointers.
+  auto buffer = std::make_shared<DeviceBuffer>(std::max<std::size_t>(host.size(), 1) * sizeof(T));
+  if (!host.empty())
+    buffer->upload(host.data());
+  return buffer;
+}
+
+} // namespace
+
+std::vector<std::string> componentPathSets(const Bundle &bundle) {
+  std::vector<std::string> sets;
+  for (const BundleComponent &component : bundle.components)
+    if (std::find(sets.begin(), sets.end(), component.set) == sets.end())
+      sets.push_back(component.set);
+  auto inSet = [&](const std::string &set, auto predicate) {
+    return std::any_of(bundle.components.begin(), bundle.components.end(),
+                       [&](const BundleComponent &c) { return c.set == set && predicate(c); });
+  };
+  sets.erase(std::remove_if(sets.begin(), sets.end(),
+                            [&](const std::string &set) {
+                              bool mapped = inSet(set, [](const BundleComponent &c) {
+                                return !isContiguousMap(c.queryMap) ||
+                                       !isContiguousMap(c.keyMap);
+                              });
+                              bool closed = !inSet(set, [](const BundleComponent &c) {
+                                return !isAnalytic(c);
+                              });
+                              return !(mapped && closed);
+                            }),
+             sets.end());
+  return sets;
+}
+
+ComponentTileLists buildComponentTileLists(const ComponentSpec &component, int64_t seqQ,
+                                           int64_t seqK, int64_t blockQ, int64_t blockK) {
+  ComponentTiles tiles =
+      enumerateComponentTiles(component, seqQ, seqK, {blockQ, blockK, /*keepTiles=*/true});
+  if (tiles.status == ComponentTiles::Status::NotAnalytic)
+    throw Error("component of form " + component.form + " has no closed-form tiles: " +
+                tiles.reason);
+  if (static_cast<int64_t>(tiles.tiles.size()) > kInt32Max)
+    throw Error("a component of form " + component.form + " has too many tiles (" +
+                std::to_string(tiles.tiles.size()) + ") for 32-bit lists");
+  ComponentTileLists lists;
+  lists.blockQ = blockQ;
+  lists.blockK = blockK;
+  for (int64_t cls = 0; cls < tiles.classes; ++cls)
+    appendClass(lists.classes, component, cls, seqQ, seqK);
+  // The tiles come by class, query tile and key tile: each run of one (class,
+  // query tile) is a row, its PARTIAL tiles moved first.
+  lists.start.push_back(0);
+  std::vector<int32_t> full;
+  for (std::size_t k = 0; k < tiles.tiles.size();) {
+    const ComponentTile &first = tiles.tiles[k];
+    full.clear();
+    int32_t partial = 0;
+    for (; k < tiles.tiles.size() && tiles.tiles[k].cls == first.cls &&
+           tiles.tiles[k].tq == first.tq;
+         ++k) {
+      const ComponentTile &tile = tiles.tiles[k];
+      if (tile.full) {
+        full.push_back(static_cast<int32_t>(tile.tk));
+      } else {
+        lists.tiles.push_back(static_cast<int32_t>(tile.tk));
+        ++partial;
+      }
+    }
+    lists.tiles.insert(lists.tiles.end(), full.begin(), full.end());
+    lists.rowOf.insert(lists.rowOf.end(),
+                       {static_cast<int32_t>(first.cls), static_cast<int32_t>(first.tq)});
+    lists.partialCount.push_back(partial);
+    lists.start.push_back(static_cast<int64_t>(lists.tiles.size()));
+  }
+  return lists;
+}
+
+DeviceComponentLists uploadComponentLists(std::size_t component,
+                                          const ComponentTileLists &lists) {
+  DeviceComponentLists device;
+  device.component = component;
+  device.rows = lists.rows();
+  device.classes = upload(lists.classes);
+  device.rowOf = upload(lists.rowOf);
+  device.start = upload(lists.start);
+  device.partialCount = upload(lists.partialCount);
+  device.tiles = upload(lists.tiles);
+  return device;
+}
+
+} // namespace attn
