@@ -53,10 +53,38 @@ struct Space {
   std::function<std::pair<int64_t, int64_t>(int64_t)> range; // inclusive; empty if first > second
 };
 
+/// Adds the pairs of `rows` (one interval of columns each, clipped to the
+/// class) to counts[k - k0] of key tile k, in O(rows + key tiles) rather than
+/// rows x key tiles: a row adds the ends of its interval to the tiles they
+/// fall in and a whole tile's width to each tile strictly between them.
+void countRowIntervals(int64_t k0, int64_t bk, const std::vector<std::pair<int64_t, int64_t>> &rows,
+                       std::vector<int64_t> &counts) {
+  std::vector<int64_t> covering(counts.size() + 1, 0); // difference array of whole tiles
+  for (const auto &[first, last] : rows) {
+    if (first > last)
+      continue;
+    const int64_t kf = first / bk - k0, kl = last / bk - k0;
+    if (kf == kl) {
+      counts[kf] += last - first + 1;
+      continue;
+    }
+    counts[kf] += (kf + k0 + 1) * bk - first;
+    counts[kl] += last - (kl + k0) * bk + 1;
+    covering[kf + 1] += 1;
+    covering[kl] -= 1;
+  }
+  int64_t whole = 0;
+  for (std::size_t k = 0; k < counts.size(); ++k) {
+    whole += covering[k];
+    counts[k] += whole * bk; // tiles strictly inside an interval are never clipped
+  }
+}
+
 void enumerate(const Space &space, int64_t cls, const ComponentTileOptions &options, bool exact,
                ComponentTiles &out) {
   const int64_t bq = options.blockQ, bk = options.blockK;
   std::vector<std::pair<int64_t, int64_t>> rows;
+  std::vector<int64_t> counts;
   for (int64_t tq = 0; tq * bq < space.na; ++tq) {
     int64_t a0 = tq * bq, a1 = std::min(space.na, a0 + bq) - 1;
     int64_t bmin, bmax;
@@ -78,15 +106,14 @@ void enumerate(const Space &space, int64_t cls, const ComponentTileOptions &opti
     }
     if (bmin > bmax)
       continue;
-    for (int64_t tk = bmin / bk; tk <= bmax / bk; ++tk) {
+    const int64_t k0 = bmin / bk;
+    if (!space.band) {
+      counts.assign(bmax / bk - k0 + 1, 0);
+      countRowIntervals(k0, bk, rows, counts);
+    }
+    for (int64_t tk = k0; tk <= bmax / bk; ++tk) {
       int64_t b0 = tk * bk, b1 = std::min(space.nb, b0 + bk) - 1;
-      int64_t count = 0;
-      if (space.band) {
-        count = bandCount(a0, a1, b0, b1, space.lo, space.hi);
-      } else {
-        for (const auto &r : rows)
-          count += std::max<int64_t>(0, std::min(b1, r.second) - std::max(b0, r.first) + 1);
-      }
+      int64_t count = space.band ? bandCount(a0, a1, b0, b1, space.lo, space.hi) : counts[tk - k0];
       if (count == 0)
         continue;
       ComponentTile tile;
@@ -135,13 +162,14 @@ const char *statusName(ComponentTiles::Status status) {
   return "?";
 }
 
-ComponentTiles enumerateComponentTiles(const ComponentSpec &c, int64_t seqQ, int64_t seqK,
-                                       const ComponentTileOptions &options) {
-  ComponentTiles out;
+namespace {
+
+/// enumerateComponentTiles into `out`.
+void enumerateInto(const ComponentSpec &c, int64_t seqQ, int64_t seqK,
+                   const ComponentTileOptions &options, ComponentTiles &out) {
   auto notAnalytic = [&](std::string why) {
     out.status = ComponentTiles::Status::NotAnalytic;
     out.reason = std::move(why);
-    return out;
   };
   if (options.blockQ < 1 || options.blockK < 1 || seqQ < 0 || seqK < 0)
     return notAnalytic("tile sizes must be at least 1 and sequence lengths non-negative");
@@ -184,7 +212,7 @@ ComponentTiles enumerateComponentTiles(const ComponentSpec &c, int64_t seqQ, int
       space.hi = std::min(space.hi, off - *minDistance);
     out.classes = 1;
     enumerate(space, 0, options, exact, out);
-    return out;
+    return;
   }
   if (!c.modulus || *c.modulus < 1)
     return notAnalytic("form " + c.form + " without a modulus");
@@ -216,7 +244,7 @@ ComponentTiles enumerateComponentTiles(const ComponentSpec &c, int64_t seqQ, int
         space.hi = std::min(space.hi, delta - ceilDiv(*minDistance - r, l));
       enumerate(space, cls, options, exact, out);
     }
-    return out;
+    return;
   }
 
   if (c.form == "column_range") {
@@ -239,7 +267,7 @@ ComponentTiles enumerateComponentTiles(const ComponentSpec &c, int64_t seqQ, int
     };
     out.classes = 1;
     enumerate(space, 0, options, exact, out);
-    return out;
+    return;
   }
 
   if (c.form == "same_block") {
@@ -254,9 +282,27 @@ ComponentTiles enumerateComponentTiles(const ComponentSpec &c, int64_t seqQ, int
     };
     out.classes = 1;
     enumerate(space, 0, options, exact, out);
-    return out;
+    return;
   }
   return notAnalytic("unknown form " + c.form);
+}
+
+} // namespace
+
+ComponentTiles enumerateComponentTiles(const ComponentSpec &c, int64_t seqQ, int64_t seqK,
+                                       const ComponentTileOptions &options) {
+  ComponentTiles out;
+  if (options.keepTiles) {
+    // Counting first is cheaper than growing the list: its reallocations and
+    // page faults took most of the time of fixed's lists.
+    ComponentTileOptions counting = options;
+    counting.keepTiles = false;
+    ComponentTiles counts;
+    enumerateInto(c, seqQ, seqK, counting, counts);
+    out.tiles.reserve(static_cast<std::size_t>(counts.full + counts.partial));
+  }
+  enumerateInto(c, seqQ, seqK, options, out);
+  return out;
 }
 
 } // namespace attn

@@ -83,6 +83,7 @@ ComponentTileLists buildComponentTileLists(const ComponentSpec &component, int64
     appendClass(lists.classes, component, cls, seqQ, seqK);
   // The tiles come by class, query tile and key tile: each run of one (class,
   // query tile) is a row, its PARTIAL tiles moved first.
+  lists.tiles.reserve(tiles.tiles.size());
   lists.start.push_back(0);
   std::vector<int32_t> full;
   for (std::size_t k = 0; k < tiles.tiles.size();) {

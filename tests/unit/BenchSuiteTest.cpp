@@ -83,6 +83,19 @@ TEST(BenchSuite, DefaultSuiteExpandsNOuterDInner) {
   }
 }
 
+TEST(BenchSuite, LongSuiteHoldsIssue7sMillionTokenRuns) {
+  llvm::Expected<Suite> suite =
+      loadSuite(std::string(ATTNC_SOURCE_DIR) + "/bench/suites/long.json");
+  ASSERT_TRUE(static_cast<bool>(suite)) << llvm::toString(suite.takeError());
+  EXPECT_EQ(idsOf(suite->cases),
+            (std::vector<std::string>{"strided(stride=1024) B=1 H=16 Hkv=16 N=1048576 D=64 bf16"}));
+  EXPECT_EQ(idsOf(suite->layoutCases),
+            (std::vector<std::string>{"strided(stride=1024) B=1 H=16 Hkv=16 N=1048576",
+                                      "strided_merged(stride=1024) B=1 H=16 Hkv=16 N=1048576",
+                                      "fixed(c=16,stride=128) B=1 H=16 Hkv=16 N=1048576",
+                                      "fixed(c=32,stride=128) B=1 H=16 Hkv=16 N=1048576"}));
+}
+
 TEST(BenchSuite, CaseKeysOverrideDefaultsAndListsExpandInOrder) {
   Suite suite = parse(R"({"defaults": {"N": [8, 16], "D": 64, "H": 4},
     "cases": [
