@@ -12,12 +12,6 @@ namespace {
 
 constexpr int64_t kMaxGridY = 65535;
 
-// Mirrors attnc_tile_lists (attnc_mma.cuh).
-struct TileLists {
-  attn::CUdeviceptr start, partialCount, tiles;
-  int64_t rows, cols;
-};
-
 std::string compile(const attn::Bundle &bundle) {
   return attn::defaultKernelCache()
       .get(countKernelRequest(bundle, "sm_" + std::to_string(attn::deviceInfo().computeCapability)))
@@ -50,8 +44,7 @@ PairCounter::countLayout(const attn::BlockLayout &layout, int64_t headDim,
   const attn::DeviceLayout &device = layout.deviceLayout();
   attn::DeviceShape shape{problem.heads, problem.seqQ, problem.seqK, headDim};
   attn::DeviceTensors list = attn::describeTensors(tensors);
-  TileLists lists{device.start->pointer(), device.partialCount->pointer(),
-                  device.tiles->pointer(), device.rows, device.cols};
+  attn::DeviceTileLists lists = attn::deviceTileLists(device);
   int64_t blockQ = device.blockQ, blockK = device.blockK, batch = problem.batch;
   attn::Dim3 grid{static_cast<unsigned>(device.numHeads * device.rows),
                   static_cast<unsigned>(std::min(batch, kMaxGridY))};

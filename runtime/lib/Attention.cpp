@@ -23,17 +23,6 @@ constexpr int64_t kBackwardBlock = 64; // ATTNC_BWD_BLOCK
 constexpr const char *kDeltaKernel = "attnc_backward_delta";
 constexpr const char *kTensorGradFinishKernel = "attnc_backward_tensor_grad_finish";
 
-// Mirrors attnc_tile_lists (attnc_mma.cuh).
-struct TileLists {
-  CUdeviceptr start, partialCount, tiles;
-  int64_t rows, cols;
-};
-
-TileLists tileLists(const DeviceLayout &layout) {
-  return {layout.start->pointer(), layout.partialCount->pointer(), layout.tiles->pointer(),
-          layout.rows, layout.cols};
-}
-
 using Strides = std::array<int64_t, 3>;
 
 Strides stridesOf(const Tensor &tensor) {
@@ -46,7 +35,7 @@ struct ForwardArgs {
   int64_t batch, kvHeads;
   CUdeviceptr q, k, v, o, lse;
   Strides qStride, kStride, vStride, oStride;
-  TileLists layout;
+  DeviceTileLists layout;
 };
 
 static_assert(sizeof(ForwardArgs) == 4 * 8 + 2 * 8 + 5 * 8 + 12 * 8 + 3 * 8 + 2 * 8);
@@ -61,7 +50,7 @@ struct ComponentArgs {
   int64_t headCount, queryOffset;
   std::array<int64_t, 3> queryMap, keyMap; // inner, outer_stride, inner_stride
   CUdeviceptr classes, rowOf;
-  TileLists layout;
+  DeviceTileLists layout;
   CUdeviceptr oAcc, lseAcc;
 };
 
@@ -110,7 +99,7 @@ struct BackwardArgs {
   int64_t batch, kvHeads;
   CUdeviceptr q, k, v, o, dO, lse, delta, dq, dk, dv;
   Strides qStride, kStride, vStride, oStride, doStride, dqStride, dkStride, dvStride;
-  TileLists byQuery, byKey;
+  DeviceTileLists byQuery, byKey;
   DeviceTensorGrads tensorGrads;
 };
 
@@ -553,7 +542,7 @@ void Attention::forward(const BlockLayout &layout, const Tensor &q, const Tensor
                    stridesOf(k),
                    stridesOf(v),
                    stridesOf(o),
-                   tileLists(layout.device_)};
+                   deviceTileLists(layout.device_)};
   void *params[] = {&args, &tensors};
   Dim3 grid{static_cast<unsigned>(batch * problem.heads),
             static_cast<unsigned>(layout.device_.rows)};
@@ -667,8 +656,8 @@ void Attention::backward(const BlockLayout &layout, const Tensor &q, const Tenso
                     stridesOf(dq),
                     stridesOf(dk),
                     stridesOf(dv),
-                    tileLists(layout.backwardByQuery_),
-                    tileLists(layout.backwardByKey_),
+                    deviceTileLists(layout.backwardByQuery_),
+                    deviceTileLists(layout.backwardByKey_),
                     tensorGrads};
   void *deltaParams[] = {&args};
   launch(impl_->backwardDelta, Dim3{static_cast<unsigned>(ceilDiv(rows, kDeltaRowsPerBlock))},

@@ -41,6 +41,18 @@ static_assert(sizeof(DeviceTensorGrads) == kMaxTensors * 8);
 // Throws attn::Error for more than kMaxTensors tensors or a rank above kMaxRank.
 DeviceTensors describeTensors(const std::vector<PatternTensor> &tensors);
 
+struct DeviceTileLists { // attnc_tile_lists (attnc_mma.cuh)
+  CUdeviceptr start, partialCount, tiles;
+  int64_t rows, cols;
+};
+
+static_assert(sizeof(DeviceTileLists) == 5 * 8);
+
+inline DeviceTileLists deviceTileLists(const DeviceLayout &layout) {
+  return {layout.start->pointer(), layout.partialCount->pointer(), layout.tiles->pointer(),
+          layout.rows, layout.cols};
+}
+
 namespace detail {
 inline int64_t ceilDiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
 } // namespace detail
