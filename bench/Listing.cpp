@@ -89,7 +89,8 @@ llvm::json::Object caseFields(const Case &c) {
     params[name] = paramValue(value);
   return llvm::json::Object{{"id", c.id}, {"pattern", c.pattern}, {"params", std::move(params)},
           {"B", c.B},   {"H", c.H},             {"Hkv", c.Hkv},
-          {"N", c.N},   {"D", c.D},             {"dtype", c.dtype}};
+          {"N", c.N},   {"D", c.D},             {"dtype", c.dtype},
+          {"BQ", c.blockQ}};
 }
 
 void printListing(const Suite &suite, BundleCache &bundles, const std::string &tensorsDir,

@@ -19,7 +19,6 @@ namespace {
 constexpr int kL2CacheSizeAttribute = 38; // CU_DEVICE_ATTRIBUTE_L2_CACHE_SIZE
 constexpr std::size_t kAssumedL2Bytes = std::size_t(64) << 20;
 constexpr int kMaxOperandSets = 8;
-constexpr int kBlockQ = 128; // KernelOptions' default query block
 
 attn::DType dtypeOf(const Case &c) {
   return c.dtype == "fp16" ? attn::DType::FP16 : attn::DType::BF16;
@@ -184,12 +183,13 @@ Bench::Bench(const Suite &suite, MeasureOptions options) : suite_(suite), option
 
 Variant &Bench::variant(const Case &c, bool withCounter) {
   const attn::Bundle &bundle = bundles_.get(c); // may throw: before the entry exists
-  std::string key = bundleKey(c) + "\nD=" + std::to_string(c.D) + " " + c.dtype;
+  std::string key = bundleKey(c) + "\nD=" + std::to_string(c.D) + " " + c.dtype +
+                    " BQ=" + std::to_string(c.blockQ);
   auto [entry, inserted] = variants_.try_emplace(key);
   Variant &variant = entry->second;
   if (inserted) {
     try {
-      attn::KernelOptions training{kBlockQ, /*backward=*/true};
+      attn::KernelOptions training{static_cast<int>(c.blockQ), /*backward=*/true};
       if (options_.cold) {
         // Cold: nothing in memory or on disk; warm: from that disk cache,
         // as a new process would find it.
@@ -213,7 +213,7 @@ Variant &Bench::variant(const Case &c, bool withCounter) {
             bundle, dtypeOf(c), static_cast<int>(c.D), nullptr, training);
       }
       variant.inference = std::make_unique<attn::Attention>(
-          bundle, dtypeOf(c), static_cast<int>(c.D), nullptr, attn::KernelOptions{kBlockQ, false});
+          bundle, dtypeOf(c), static_cast<int>(c.D), nullptr, attn::KernelOptions{static_cast<int>(c.blockQ), false});
     } catch (...) {
       variants_.erase(entry); // the next case of the variant tries again
       throw;

@@ -40,7 +40,7 @@ private:
 
 /// The keys that may be a value or a list of values, in the order after N
 /// and D in which lists expand (N outermost, then D, then these).
-const char *const kIntegerShapeKeys[] = {"N", "D", "B", "H", "Hkv"};
+const char *const kIntegerShapeKeys[] = {"N", "D", "B", "H", "Hkv", "BQ"};
 
 /// The problem sizes of a case before expansion: for each key given, its
 /// values and where they came from (for errors).
@@ -95,6 +95,7 @@ private:
   llvm::Error readTensors(const Value &value, const std::string &where, Case &c) const;
   llvm::Expected<Fill> readFill(const Value &value, const std::string &where) const;
   llvm::Error findFile(const Object &object, const std::string &where, Case &c) const;
+  llvm::Error checkShape(const Case &c, const ShapeLists &shape, const std::string &where) const;
   llvm::Error expand(const Case &base, const ShapeLists &shape, const std::string &where,
                      std::vector<Case> &out) const;
   llvm::Error readCaseList(const Object &top, const char *key, const ShapeLists &defaults,
@@ -305,8 +306,29 @@ llvm::Error SuiteParser::findFile(const Object &object, const std::string &where
                                                          tried + ")");
 }
 
+/// What the kernels and the case's fills cannot take in one expanded case.
+llvm::Error SuiteParser::checkShape(const Case &c, const ShapeLists &shape,
+                                    const std::string &where) const {
+  if (c.D != 64 && c.D != 128)
+    return error(shape.where.at("D"), "the kernels take D = 64 or 128, not " +
+                                          std::to_string(c.D));
+  if (c.blockQ != 64 && c.blockQ != 128)
+    return error(shape.where.at("BQ"), "the forward takes query blocks of 64 or 128 rows, not " +
+                                           std::to_string(c.blockQ));
+  if (c.H % c.Hkv != 0)
+    return error(shape.where.count("Hkv") ? shape.where.at("Hkv") : where,
+                 "Hkv = " + std::to_string(c.Hkv) + " does not divide H = " +
+                     std::to_string(c.H));
+  for (const auto &[name, fill] : c.tensors)
+    if (fill.kind == Fill::Kind::Documents && fill.count > c.N)
+      return error(where + ".tensors." + name + ".count",
+                   std::to_string(fill.count) + " non-empty documents need N >= " +
+                       std::to_string(fill.count) + ", not N = " + std::to_string(c.N));
+  return llvm::Error::success();
+}
+
 /// One case per combination of the lists: N outermost, then D, B, H, Hkv,
-/// dtype.
+/// dtype, BQ.
 llvm::Error SuiteParser::expand(const Case &base, const ShapeLists &shape,
                                 const std::string &where, std::vector<Case> &out) const {
   auto listOf = [&](const char *key, std::vector<int64_t> fallback) {
@@ -325,30 +347,15 @@ llvm::Error SuiteParser::expand(const Case &base, const ShapeLists &shape,
       for (int64_t b : listOf("B", {1}))
         for (int64_t h : listOf("H", {16}))
           for (int64_t hkv : listOf("Hkv", {h}))
-            for (const std::string &dtype : dtypes) {
-              if (d != 64 && d != 128)
-                return error(shape.where.at("D"), "the kernels take D = 64 or 128, not " +
-                                                      std::to_string(d));
-              if (h % hkv != 0)
-                return error(shape.where.count("Hkv") ? shape.where.at("Hkv") : where,
-                             "Hkv = " + std::to_string(hkv) + " does not divide H = " +
-                                 std::to_string(h));
-              for (const auto &[name, fill] : base.tensors)
-                if (fill.kind == Fill::Kind::Documents && fill.count > n)
-                  return error(where + ".tensors." + name + ".count",
-                               std::to_string(fill.count) + " non-empty documents need N >= " +
-                                   std::to_string(fill.count) + ", not N = " +
-                                   std::to_string(n));
-              Case c = base;
-              c.N = n;
-              c.D = d;
-              c.B = b;
-              c.H = h;
-              c.Hkv = hkv;
-              c.dtype = dtype;
-              c.id = caseId(c);
-              out.push_back(std::move(c));
-            }
+            for (const std::string &dtype : dtypes)
+              for (int64_t bq : listOf("BQ", {kDefaultBlockQ})) {
+                Case c = base;
+                c.N = n, c.D = d, c.B = b, c.H = h, c.Hkv = hkv, c.dtype = dtype, c.blockQ = bq;
+                if (llvm::Error bad = checkShape(c, shape, where))
+                  return bad;
+                c.id = caseId(c);
+                out.push_back(std::move(c));
+              }
   return llvm::Error::success();
 }
 
@@ -359,7 +366,7 @@ llvm::Error SuiteParser::readCase(const Value &value, const std::string &where,
   if (!object)
     return error(where, "expected an object");
   std::set<std::string> allowed = {"pattern", "file", "params", "tensors",
-                                   "B", "H", "Hkv", "N", "dtype"};
+                                   "B", "H", "Hkv", "N", "dtype", "BQ"};
   if (!layoutOnly)
     allowed.insert("D");
   if (llvm::Error keys = checkKeys(*object, where, allowed))
@@ -428,7 +435,7 @@ llvm::Expected<Suite> SuiteParser::parse(llvm::StringRef text) {
     const Object *object = value->getAsObject();
     if (!object)
       return error("defaults", "expected an object of shape keys");
-    if (llvm::Error keys = checkKeys(*object, "defaults", {"B", "H", "Hkv", "N", "D", "dtype"}))
+    if (llvm::Error keys = checkKeys(*object, "defaults", {"B", "H", "Hkv", "N", "D", "dtype", "BQ"}))
       return keys;
     if (llvm::Error bad = readShape(*object, "defaults", defaults))
       return bad;
@@ -460,6 +467,8 @@ std::string caseId(const Case &c) {
         " Hkv=" + std::to_string(c.Hkv) + " N=" + std::to_string(c.N);
   if (!c.layoutOnly)
     id += " D=" + std::to_string(c.D) + " " + c.dtype;
+  if (c.blockQ != kDefaultBlockQ)
+    id += " BQ=" + std::to_string(c.blockQ);
   return id;
 }
 

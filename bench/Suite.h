@@ -29,6 +29,9 @@ struct Fill {
   uint64_t seed = 0;
 };
 
+/// attn::KernelOptions' default query block, the rows of one forward tile.
+constexpr int64_t kDefaultBlockQ = 128;
+
 /// One expanded case: a pattern with parameter values, tensor fills and one
 /// problem size.
 struct Case {
@@ -40,6 +43,7 @@ struct Case {
   std::map<std::string, Fill> tensors;
   int64_t B = 1, H = 16, Hkv = 16, N = 0, D = 128;
   std::string dtype = "bf16";
+  int64_t blockQ = kDefaultBlockQ; // "BQ": the forward's query rows per tile
   bool layoutOnly = false; // from "layout_cases": only the layout is timed
 };
 
@@ -53,7 +57,8 @@ struct Suite {
 constexpr int64_t kLayoutCaseHeadDim = 128;
 
 /// "causal B=1 H=16 Hkv=16 N=8192 D=128 bf16", with "(name=value,...)" after
-/// the pattern when it has parameters; layout cases stop after N.
+/// the pattern when it has parameters; layout cases stop after N; " BQ=64"
+/// at the end when the query block is not the default.
 std::string caseId(const Case &c);
 
 /// Parses and expands suite text. `path` names the file in errors and

@@ -114,6 +114,21 @@ TEST(BenchSuite, CaseKeysOverrideDefaultsAndListsExpandInOrder) {
   EXPECT_TRUE(suite.layoutCases.empty());
 }
 
+TEST(BenchSuite, QueryBlockExpandsLastAndNamesOnlyTheOtherBlockInTheId) {
+  Suite suite = parse(R"({"defaults": {"N": 8, "D": 64, "H": 2},
+    "cases": [{"pattern": "causal", "dtype": ["bf16", "fp16"], "BQ": [128, 64]}],
+    "layout_cases": [{"pattern": "causal", "BQ": 64}]})");
+  EXPECT_EQ(idsOf(suite.cases),
+            (std::vector<std::string>{"causal B=1 H=2 Hkv=2 N=8 D=64 bf16",
+                                      "causal B=1 H=2 Hkv=2 N=8 D=64 bf16 BQ=64",
+                                      "causal B=1 H=2 Hkv=2 N=8 D=64 fp16",
+                                      "causal B=1 H=2 Hkv=2 N=8 D=64 fp16 BQ=64"}));
+  EXPECT_EQ(suite.cases[0].blockQ, 128);
+  EXPECT_EQ(suite.cases[1].blockQ, 64);
+  EXPECT_EQ(idsOf(suite.layoutCases),
+            (std::vector<std::string>{"causal B=1 H=2 Hkv=2 N=8 BQ=64"}));
+}
+
 TEST(BenchSuite, ParameterValuesAsAttncTakesThem) {
   Suite suite = parse(R"({"cases": [{"pattern": "causal", "N": 8,
     "params": {"w": 1024, "x": 30.0, "y": 0.125, "z": "text", "b": true}}]})");
@@ -219,25 +234,27 @@ TEST(BenchSuite, SchemaErrorsNameCaseAndKey) {
   EXPECT_EQ(parseError(R"({"cases": [{"pattern": "causal", "N": [8, 0]}]})"),
             "suite.json: cases[0].N: expected a positive integer or a list of them");
   EXPECT_EQ(parseError(R"({"cases": [{"pattern": "causal", "N": 8, "windw": 3}]})"),
-            "suite.json: cases[0].windw: unknown key (known: B, D, H, Hkv, N, dtype, file, params, "
-            "pattern, tensors)");
+            "suite.json: cases[0].windw: unknown key (known: B, BQ, D, H, Hkv, N, dtype, file, "
+            "params, pattern, tensors)");
   EXPECT_EQ(parseError(R"({"cases": [], "default": {}})"),
             "suite.json: default: unknown key (known: cases, defaults, description, layout_cases)");
   EXPECT_EQ(parseError(R"({"defaults": {"N": 8, "params": {}}, "cases": []})"),
-            "suite.json: defaults.params: unknown key (known: B, D, H, Hkv, N, dtype)");
+            "suite.json: defaults.params: unknown key (known: B, BQ, D, H, Hkv, N, dtype)");
   EXPECT_EQ(parseError(R"({"cases": [{"pattern": "causal", "N": 8, "dtype": "fp32"}]})"),
             "suite.json: cases[0].dtype: expected \"bf16\", \"fp16\" or a list of them");
   EXPECT_EQ(parseError(R"({"cases": [{"pattern": "causal", "N": 8, "D": 96}]})"),
             "suite.json: cases[0].D: the kernels take D = 64 or 128, not 96");
   EXPECT_EQ(parseError(R"({"cases": [{"pattern": "causal", "N": 8, "H": 4, "Hkv": 3}]})"),
             "suite.json: cases[0].Hkv: Hkv = 3 does not divide H = 4");
+  EXPECT_EQ(parseError(R"({"cases": [{"pattern": "causal", "N": 8, "BQ": [128, 32]}]})"),
+            "suite.json: cases[0].BQ: the forward takes query blocks of 64 or 128 rows, not 32");
   EXPECT_EQ(parseError(R"({"cases": [{"pattern": "causal"}]})"),
             "suite.json: cases[0]: no N (give it in the case or in \"defaults\")");
   EXPECT_EQ(parseError(R"({"cases": [{"pattern": "causal", "N": 8, "params": {"w": [1]}}]})"),
             "suite.json: cases[0].params.w: expected a number, a string or a boolean");
   EXPECT_EQ(parseError(R"({"layout_cases": [{"pattern": "causal", "N": 8, "D": 64}], "cases": []})"),
-            "suite.json: layout_cases[0].D: unknown key (known: B, H, Hkv, N, dtype, file, params, "
-            "pattern, tensors)");
+            "suite.json: layout_cases[0].D: unknown key (known: B, BQ, H, Hkv, N, dtype, file, "
+            "params, pattern, tensors)");
   EXPECT_EQ(parseError(R"({"cases": [{"pattern": "causal", "N": 8}, {"pattern": "causal", "N": 8}]})"),
             "suite.json: two cases expand to the same id 'causal B=1 H=16 Hkv=16 N=8 D=128 bf16'");
   EXPECT_EQ(parseError(R"([1])"), "suite.json: expected an object with \"cases\"");
