@@ -8,6 +8,8 @@
 #include "Suite.h"
 
 #include <gtest/gtest.h>
+#include <llvm/Support/FileSystem.h>
+#include <llvm/Support/Path.h>
 
 #include <algorithm>
 #include <set>
@@ -81,6 +83,25 @@ TEST(BenchSuite, DefaultSuiteExpandsNOuterDInner) {
     EXPECT_TRUE(c.layoutOnly);
     EXPECT_EQ(c.D, kLayoutCaseHeadDim);
   }
+}
+
+// A suite file that no longer parses (a renamed key, a pattern gone) would
+// only show on the GPU machine.
+TEST(BenchSuite, EverySuiteFileLoads) {
+  std::error_code error;
+  int files = 0;
+  for (llvm::sys::fs::directory_iterator it(std::string(ATTNC_SOURCE_DIR) + "/bench/suites", error),
+       end;
+       it != end && !error; it.increment(error)) {
+    if (llvm::sys::path::extension(it->path()) != ".json")
+      continue;
+    ++files;
+    llvm::Expected<Suite> suite = loadSuite(it->path());
+    ASSERT_TRUE(static_cast<bool>(suite)) << llvm::toString(suite.takeError());
+    EXPECT_FALSE(suite->cases.empty()) << it->path();
+  }
+  EXPECT_FALSE(error) << error.message();
+  EXPECT_GE(files, 3);
 }
 
 TEST(BenchSuite, LongSuiteHoldsIssue7sMillionTokenRuns) {
