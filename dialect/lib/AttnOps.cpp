@@ -131,6 +131,17 @@ LogicalResult HeadsOp::verify() {
   return success();
 }
 
+std::vector<std::string> HeadsOp::getSetNames() {
+  std::vector<std::string> names;
+  for (Attribute set : getSets())
+    names.push_back(cast<FlatSymbolRefAttr>(set).getValue().str());
+  return names;
+}
+
+StringRef HeadsOp::getSetOf(int64_t h) {
+  return cast<FlatSymbolRefAttr>(getSets()[h % getSets().size()]).getValue();
+}
+
 //===----------------------------------------------------------------------===//
 // Element functions
 //===----------------------------------------------------------------------===//

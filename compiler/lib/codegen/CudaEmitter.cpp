@@ -403,12 +403,8 @@ constexpr const char *kPair = "int64_t b, int64_t h, int64_t i, int64_t j";
 /// single entry "attend" when one set applies to every head; empty when every
 /// pair is attended.
 std::vector<std::string> headSets(attn::PatternOp pattern) {
-  if (attn::HeadsOp heads = pattern.getUnique<attn::HeadsOp>()) {
-    std::vector<std::string> sets;
-    for (Attribute set : heads.getSets())
-      sets.push_back(cast<FlatSymbolRefAttr>(set).getValue().str());
-    return sets;
-  }
+  if (attn::HeadsOp heads = pattern.getUnique<attn::HeadsOp>())
+    return heads.getSetNames();
   if (pattern.getUnique<attn::AttendOp>())
     return {"attend"};
   return {};

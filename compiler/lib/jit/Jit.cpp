@@ -85,11 +85,8 @@ bool maskReadsBatch(dialect::PatternOp pattern) {
 
 /// The sets of the `heads` statement, by position; empty without one.
 std::vector<std::string> headSets(dialect::PatternOp pattern) {
-  std::vector<std::string> sets;
-  if (auto heads = pattern.getUnique<dialect::HeadsOp>())
-    for (mlir::Attribute set : heads.getSets())
-      sets.push_back(llvm::cast<mlir::FlatSymbolRefAttr>(set).getValue().str());
-  return sets;
+  auto heads = pattern.getUnique<dialect::HeadsOp>();
+  return heads ? heads.getSetNames() : std::vector<std::string>();
 }
 
 /// The attn.component ops (in IR order, as the emitter numbers them) with

@@ -114,10 +114,7 @@ std::vector<ComponentInfo> describeComponents(attn::PatternOp pattern, int64_t n
     if (auto of = c.getOfAttr())
       info.set = of.getValue().str();
     for (int64_t h = 0; h < numHeads; ++h) {
-      bool mine = heads ? !info.set.empty() &&
-                              llvm::cast<mlir::FlatSymbolRefAttr>(
-                                  heads.getSets()[h % heads.getSets().size()])
-                                      .getValue() == info.set
+      bool mine = heads ? !info.set.empty() && heads.getSetOf(h) == info.set
                         : info.set.empty();
       if (mine)
         info.heads.push_back(h);

@@ -90,6 +90,12 @@ def Attn_HeadsOp : Attn_Op<"heads", [HasParent<"PatternOp">]> {
   let arguments = (ins SymbolRefArrayAttr:$sets);
   let assemblyFormat = "$sets attr-dict";
   let hasVerifier = 1;
+  let extraClassDeclaration = [{
+    /// The names of the sets, by position.
+    std::vector<std::string> getSetNames();
+    /// The name of the set head `h` uses.
+    ::llvm::StringRef getSetOf(int64_t h);
+  }];
 }
 
 //===----------------------------------------------------------------------===//
