@@ -28,11 +28,17 @@
 /// A tile layout on the device (attnc_layout.cuh): row r's tiles are
 /// tiles[start[r], start[r + 1]), the first partial_count[r] PARTIAL, the
 /// others FULL.
+/// Per row r, tiles[start[r], start[r + 1]) are listed, the first
+/// partial_count[r] PARTIAL, the others FULL; when full_range is not null,
+/// the FULL tiles full_range[2r], ..., full_range[2r] + full_range[2r + 1] - 1
+/// follow them (the analytic component lists, whose FULL tiles form one run
+/// per row, so that they cost O(rows), not O(tiles)).
 struct attnc_tile_lists {
   const int64_t *start;
   const int32_t *partial_count;
   const int32_t *tiles;
   int64_t rows, cols;
+  const int32_t *full_range;
 };
 
 namespace attnc_mma {
@@ -351,15 +357,22 @@ __device__ __forceinline__ float quad_sum(float x) {
 /// The i-th tile of a layout row: PARTIAL ones first, then FULL.
 struct TileList {
   const int32_t *tiles;
-  int partial_count, total;
+  int partial_count, listed, total, range_first;
 
   __device__ __forceinline__ TileList(const attnc_tile_lists &lists, int64_t row) {
     int64_t begin = lists.start[row];
     tiles = lists.tiles + begin;
-    total = (int)(lists.start[row + 1] - begin);
+    listed = total = (int)(lists.start[row + 1] - begin);
     partial_count = lists.partial_count[row];
+    range_first = 0;
+    if (lists.full_range) {
+      range_first = lists.full_range[2 * row];
+      total += lists.full_range[2 * row + 1];
+    }
   }
-  __device__ __forceinline__ int64_t at(int index) const { return tiles[index]; }
+  __device__ __forceinline__ int64_t at(int index) const {
+    return index < listed ? tiles[index] : range_first + (index - listed);
+  }
 };
 
 } // namespace attnc_mma

@@ -38,7 +38,7 @@ struct ForwardArgs {
   DeviceTileLists layout;
 };
 
-static_assert(sizeof(ForwardArgs) == 4 * 8 + 2 * 8 + 5 * 8 + 12 * 8 + 3 * 8 + 2 * 8);
+static_assert(sizeof(ForwardArgs) == 4 * 8 + 2 * 8 + 5 * 8 + 12 * 8 + sizeof(DeviceTileLists));
 
 // Mirrors attnc_component_args (attnc_components.cuh).
 struct ComponentArgs {
@@ -54,8 +54,8 @@ struct ComponentArgs {
   CUdeviceptr oAcc, lseAcc;
 };
 
-static_assert(sizeof(ComponentArgs) ==
-              4 * 8 + 2 * 8 + 3 * 8 + 9 * 8 + 3 * 8 + 6 * 8 + 2 * 8 + 5 * 8 + 2 * 8);
+static_assert(sizeof(ComponentArgs) == 4 * 8 + 2 * 8 + 3 * 8 + 9 * 8 + 3 * 8 + 6 * 8 + 2 * 8 +
+                                            sizeof(DeviceTileLists) + 2 * 8);
 
 // Mirrors attnc_components_finish_args (attnc_components.cuh).
 struct ComponentsFinishArgs {
@@ -104,7 +104,8 @@ struct BackwardArgs {
 };
 
 static_assert(sizeof(BackwardArgs) ==
-              4 * 8 + 2 * 8 + 10 * 8 + 24 * 8 + 2 * 5 * 8 + sizeof(DeviceTensorGrads));
+              4 * 8 + 2 * 8 + 10 * 8 + 24 * 8 + 2 * sizeof(DeviceTileLists) +
+                  sizeof(DeviceTensorGrads));
 
 unsigned sharedBytes(int headDim, int64_t blockQ) {
   return static_cast<unsigned>((blockQ + 2 * kBlockN) * headDim * 2);
@@ -434,8 +435,7 @@ void Attention::Impl::forwardComponents(const BlockLayout &layout, int64_t batch
                          mapArgs(component.keyMap),
                          lists.classes->pointer(),
                          lists.rowOf->pointer(),
-                         {lists.start->pointer(), lists.partialCount->pointer(),
-                          lists.tiles->pointer(), lists.rows, 0},
+                         lists.tileLists(),
                          oAcc.pointer(),
                          lseAcc.pointer()};
       if (lists.rows == 0)

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <limits>
+#include <tuple>
 
 namespace attn {
 namespace {
@@ -66,8 +67,31 @@ std::vector<std::string> componentPathSets(const Bundle &bundle) {
   return sets;
 }
 
+namespace {
+
+/// Appends one row of lists: its PARTIAL tiles, then its FULL ones (in
+/// increasing order) as a run when they are consecutive, else listed.
+void appendRow(ComponentTileLists &lists, int32_t cls, int32_t tile,
+               const std::vector<int32_t> &partial, const std::vector<int32_t> &full) {
+  lists.tiles.insert(lists.tiles.end(), partial.begin(), partial.end());
+  const bool run = !full.empty() && full.back() - full.front() + 1 == static_cast<int64_t>(full.size());
+  if (run)
+    lists.fullRange.insert(lists.fullRange.end(),
+                           {full.front(), static_cast<int32_t>(full.size())});
+  else
+    lists.tiles.insert(lists.tiles.end(), full.begin(), full.end());
+  if (!run)
+    lists.fullRange.insert(lists.fullRange.end(), {0, 0});
+  lists.rowOf.insert(lists.rowOf.end(), {cls, tile});
+  lists.partialCount.push_back(static_cast<int32_t>(partial.size()));
+  lists.start.push_back(static_cast<int64_t>(lists.tiles.size()));
+}
+
+} // namespace
+
 ComponentTileLists buildComponentTileLists(const ComponentSpec &component, int64_t seqQ,
-                                           int64_t seqK, int64_t blockQ, int64_t blockK) {
+                                           int64_t seqK, int64_t blockQ, int64_t blockK,
+                                           LayoutOrder order) {
   ComponentTiles tiles =
       enumerateComponentTiles(component, seqQ, seqK, {blockQ, blockK, /*keepTiles=*/true});
   if (tiles.status == ComponentTiles::Status::NotAnalytic)
@@ -79,33 +103,37 @@ ComponentTileLists buildComponentTileLists(const ComponentSpec &component, int64
   ComponentTileLists lists;
   lists.blockQ = blockQ;
   lists.blockK = blockK;
+  lists.order = order;
   for (int64_t cls = 0; cls < tiles.classes; ++cls)
     appendClass(lists.classes, component, cls, seqQ, seqK);
-  // The tiles come by class, query tile and key tile: each run of one (class,
-  // query tile) is a row, its PARTIAL tiles moved first.
-  lists.tiles.reserve(tiles.tiles.size());
+  const bool byKey = order == LayoutOrder::ByKey;
+  // The tiles come by class, query tile and key tile; by key, they are
+  // reordered by class, key tile and query tile. Each run of one (class,
+  // row tile) is a row.
+  std::vector<const ComponentTile *> sorted;
+  sorted.reserve(tiles.tiles.size());
+  for (const ComponentTile &tile : tiles.tiles)
+    sorted.push_back(&tile);
+  if (byKey)
+    std::stable_sort(sorted.begin(), sorted.end(), [](const auto *a, const auto *b) {
+      return std::tie(a->cls, a->tk) < std::tie(b->cls, b->tk);
+    });
+  auto rowTile = [&](const ComponentTile &tile) { return byKey ? tile.tk : tile.tq; };
+  auto otherTile = [&](const ComponentTile &tile) {
+    return static_cast<int32_t>(byKey ? tile.tq : tile.tk);
+  };
   lists.start.push_back(0);
-  std::vector<int32_t> full;
-  for (std::size_t k = 0; k < tiles.tiles.size();) {
-    const ComponentTile &first = tiles.tiles[k];
+  std::vector<int32_t> partial, full;
+  for (std::size_t k = 0; k < sorted.size();) {
+    const ComponentTile &first = *sorted[k];
+    partial.clear();
     full.clear();
-    int32_t partial = 0;
-    for (; k < tiles.tiles.size() && tiles.tiles[k].cls == first.cls &&
-           tiles.tiles[k].tq == first.tq;
-         ++k) {
-      const ComponentTile &tile = tiles.tiles[k];
-      if (tile.full) {
-        full.push_back(static_cast<int32_t>(tile.tk));
-      } else {
-        lists.tiles.push_back(static_cast<int32_t>(tile.tk));
-        ++partial;
-      }
-    }
-    lists.tiles.insert(lists.tiles.end(), full.begin(), full.end());
-    lists.rowOf.insert(lists.rowOf.end(),
-                       {static_cast<int32_t>(first.cls), static_cast<int32_t>(first.tq)});
-    lists.partialCount.push_back(partial);
-    lists.start.push_back(static_cast<int64_t>(lists.tiles.size()));
+    for (; k < sorted.size() && sorted[k]->cls == first.cls &&
+           rowTile(*sorted[k]) == rowTile(first);
+         ++k)
+      (sorted[k]->full ? full : partial).push_back(otherTile(*sorted[k]));
+    appendRow(lists, static_cast<int32_t>(first.cls), static_cast<int32_t>(rowTile(first)),
+              partial, full);
   }
   return lists;
 }
@@ -120,6 +148,7 @@ DeviceComponentLists uploadComponentLists(std::size_t component,
   device.start = upload(lists.start);
   device.partialCount = upload(lists.partialCount);
   device.tiles = upload(lists.tiles);
+  device.fullRange = upload(lists.fullRange);
   return device;
 }
 

@@ -1,6 +1,7 @@
 // The runtime's component tile lists (attn::buildComponentTileLists, what the
-// component forward kernels read) against brute force: every row and column
-// a list names, mapped to (i, j) the way the kernel maps them, is in range;
+// component kernels read), by query and by key, against brute force: every
+// row and column a list names, mapped to (i, j) the way the kernel maps
+// them, is in range;
 // every pair of the component (its own predicate, evaluated on the IR) lies
 // in exactly one listed tile of its class, no position in two; a FULL tile
 // holds only pairs of the component, and for an exact component every listed
@@ -89,27 +90,41 @@ struct Stats {
   int64_t exactTiles = 0; // tiles of exact components, whose kinds were checked
 };
 
-/// One component's lists with blockQ x blockK tiles against `in`, its pairs.
+/// Tile `index` of row r of `lists` as attnc_mma::TileList reads it: the
+/// listed ones, then the row's FULL run.
+int64_t tileAt(const attn::ComponentTileLists &lists, int64_t r, int64_t index) {
+  const int64_t listed = lists.start[r + 1] - lists.start[r];
+  return index < listed ? lists.tiles[lists.start[r] + index]
+                        : lists.fullRange[2 * r] + (index - listed);
+}
+
+/// One component's lists with blockQ x blockK tiles in `order` against
+/// `in`, its pairs.
 void checkTiles(const attn::BundleComponent &spec, const std::vector<char> &in, int64_t seqQ,
-                int64_t seqK, int64_t blockQ, int64_t blockK, std::string where, Stats &stats) {
-  where += fmt::format(" tiles {}x{}", blockQ, blockK);
+                int64_t seqK, int64_t blockQ, int64_t blockK, attn::LayoutOrder order,
+                std::string where, Stats &stats) {
+  const bool byKey = order == attn::LayoutOrder::ByKey;
+  where += fmt::format(" tiles {}x{} by {}", blockQ, blockK, byKey ? "key" : "query");
   attn::ComponentTileLists lists =
-      attn::buildComponentTileLists(spec, seqQ, seqK, blockQ, blockK);
+      attn::buildComponentTileLists(spec, seqQ, seqK, blockQ, blockK, order);
   ASSERT_EQ(lists.classes.size(), static_cast<std::size_t>(6 * spec.classes)) << where;
   ASSERT_EQ(lists.start.size(), static_cast<std::size_t>(lists.rows() + 1)) << where;
   ASSERT_EQ(lists.rowOf.size(), static_cast<std::size_t>(2 * lists.rows())) << where;
+  ASSERT_EQ(lists.fullRange.size(), static_cast<std::size_t>(2 * lists.rows())) << where;
   const int64_t offset = spec.aligned ? seqK - seqQ : 0;
   std::vector<int> covered(seqQ * seqK);
   int64_t outOfRange = 0, fullButNotAttended = 0, emptyButListed = 0, misclassified = 0;
   for (int64_t r = 0; r < lists.rows(); ++r) {
-    const int64_t c = lists.rowOf[2 * r], tq = lists.rowOf[2 * r + 1];
+    const int64_t c = lists.rowOf[2 * r], rowTile = lists.rowOf[2 * r + 1];
     const int64_t *cls = &lists.classes[6 * c]; // attnc_component_class
-    const int64_t count = lists.start[r + 1] - lists.start[r];
+    const int64_t count = lists.rowTiles(r);
     EXPECT_GT(count, 0) << where << ": row " << r << " lists no tile";
-    EXPECT_LE(lists.partialCount[r], count) << where;
-    for (int64_t index = lists.start[r]; index < lists.start[r + 1]; ++index) {
-      const int64_t tk = lists.tiles[index];
-      const bool full = index - lists.start[r] >= lists.partialCount[r];
+    EXPECT_LE(lists.partialCount[r], lists.start[r + 1] - lists.start[r]) << where;
+    EXPECT_GE(lists.fullRange[2 * r + 1], 0) << where;
+    for (int64_t index = 0; index < count; ++index) {
+      const int64_t other = tileAt(lists, r, index);
+      const int64_t tq = byKey ? other : rowTile, tk = byKey ? rowTile : other;
+      const bool full = index >= lists.partialCount[r];
       ++stats.tiles, stats.full += full;
       int64_t elements = 0, attended = 0;
       for (int64_t a = tq * blockQ; a < std::min(cls[2], (tq + 1) * blockQ); ++a) {
@@ -183,7 +198,8 @@ void checkLists(const Compiled &compiled, int64_t seqQ, int64_t seqK, const Bloc
       }
 
     for (const auto &[blockQ, blockK] : blocks)
-      checkTiles(spec, in, seqQ, seqK, blockQ, blockK, where, stats);
+      for (attn::LayoutOrder order : {attn::LayoutOrder::ByQuery, attn::LayoutOrder::ByKey})
+        checkTiles(spec, in, seqQ, seqK, blockQ, blockK, order, where, stats);
     if (::testing::Test::HasFailure())
       return;
   }

@@ -7,6 +7,8 @@
 
 #include "attn/Bundle.h"
 #include "attn/ComponentTiles.h"
+#include "attn/KernelArgs.h"
+#include "attn/Layout.h"
 #include "attn/Module.h"
 
 #include <cstdint>
@@ -22,37 +24,51 @@ namespace attn {
 // well) and every one has a closed form (exact or cover).
 std::vector<std::string> componentPathSets(const Bundle &bundle);
 
-// One component's tiles for one shape, as its kernel reads them. A row is a
-// (class, query tile) that holds at least one tile; its key tiles are
+// One component's tiles for one shape, as its kernels read them
+// (attnc_tile_lists). By query, a row is a (class, query tile) that holds at
+// least one tile and its tiles are key tiles (the forward, dQ); by key, a row
+// is a (class, key tile) and its tiles are query tiles (dK, dV). Row r lists
 // tiles[start[r], start[r + 1]), the first partialCount[r] PARTIAL (the
-// kernel evaluates the component's predicate there), the others FULL.
+// kernel evaluates the component's predicate there), the others FULL, then
+// the FULL tiles fullRange[2r], ..., fullRange[2r] + fullRange[2r + 1] - 1.
 struct ComponentTileLists {
   int64_t blockQ = 0, blockK = 0;
+  LayoutOrder order = LayoutOrder::ByQuery;
   // Per class, 6 numbers (attnc_component_class): for its rows, a base
   // position, the tile row t >= 0 of the first (row a sits at base + (t /
   // inner) * outer_stride + (t % inner) * inner_stride with t = first + a of
   // the query map) and their number; then the same for its columns and the
   // key map.
   std::vector<int64_t> classes;
-  std::vector<int32_t> rowOf; // per row: its class and query tile
+  std::vector<int32_t> rowOf; // per row: its class and its query (by key: key) tile
   std::vector<int64_t> start; // rows + 1
   std::vector<int32_t> partialCount;
   std::vector<int32_t> tiles;
+  std::vector<int32_t> fullRange; // 2 per row
 
   int64_t rows() const { return static_cast<int64_t>(partialCount.size()); }
+  // Tiles of row r, listed or in its FULL run.
+  int64_t rowTiles(int64_t r) const { return start[r + 1] - start[r] + fullRange[2 * r + 1]; }
 };
 
-// The lists of `component` at Nq = seqQ, Nk = seqK, in O(tiles) from
-// enumerateComponentTiles. Throws attn::Error when the component has no
-// closed form or a list does not fit the kernels' 32-bit indices.
+// The lists of `component` at Nq = seqQ, Nk = seqK with tiles of blockQ
+// queries by blockK keys, from enumerateComponentTiles. Throws attn::Error
+// when the component has no closed form or a list does not fit the kernels'
+// 32-bit indices.
 ComponentTileLists buildComponentTileLists(const ComponentSpec &component, int64_t seqQ,
-                                           int64_t seqK, int64_t blockQ, int64_t blockK);
+                                           int64_t seqK, int64_t blockQ, int64_t blockK,
+                                           LayoutOrder order = LayoutOrder::ByQuery);
 
 // ComponentTileLists on the device; the buffers are shared by copies.
 struct DeviceComponentLists {
   std::size_t component = 0; // its index in Bundle::components
   int64_t rows = 0;
-  std::shared_ptr<DeviceBuffer> classes, rowOf, start, partialCount, tiles;
+  std::shared_ptr<DeviceBuffer> classes, rowOf, start, partialCount, tiles, fullRange;
+
+  DeviceTileLists tileLists() const {
+    return {start->pointer(), partialCount->pointer(), tiles->pointer(), rows, 0,
+            fullRange->pointer()};
+  }
 };
 
 DeviceComponentLists uploadComponentLists(std::size_t component,

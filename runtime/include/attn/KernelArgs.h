@@ -44,13 +44,14 @@ DeviceTensors describeTensors(const std::vector<PatternTensor> &tensors);
 struct DeviceTileLists { // attnc_tile_lists (attnc_mma.cuh)
   CUdeviceptr start, partialCount, tiles;
   int64_t rows, cols;
+  CUdeviceptr fullRange; // 0: every tile is listed
 };
 
-static_assert(sizeof(DeviceTileLists) == 5 * 8);
+static_assert(sizeof(DeviceTileLists) == 6 * 8);
 
 inline DeviceTileLists deviceTileLists(const DeviceLayout &layout) {
   return {layout.start->pointer(), layout.partialCount->pointer(), layout.tiles->pointer(),
-          layout.rows, layout.cols};
+          layout.rows, layout.cols, 0};
 }
 
 namespace detail {
