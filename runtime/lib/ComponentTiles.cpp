@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <climits>
 #include <functional>
+#include <memory>
 
 namespace attn {
 
@@ -18,45 +19,60 @@ int64_t floorMod(int64_t a, int64_t b) {
 int64_t floorDiv(int64_t a, int64_t b) { return (a - floorMod(a, b)) / b; }
 int64_t ceilDiv(int64_t a, int64_t b) { return -floorDiv(-a, b); }
 
-/// sum over x in [x0, x1] of clamp(x, 0, w), w >= 1.
-int64_t sumClamp(int64_t x0, int64_t x1, int64_t w) {
-  if (x0 > x1)
-    return 0;
-  int64_t sum = 0;
-  int64_t lo = std::max<int64_t>(x0, 1), hi = std::min<int64_t>(x1, w - 1);
-  if (lo <= hi)
-    sum += (lo + hi) * (hi - lo + 1) / 2;
-  lo = std::max(x0, w);
-  if (lo <= x1)
-    sum += w * (x1 - lo + 1);
-  return sum;
-}
-
-/// Pairs (a, b) of rows [a0, a1] by columns [b0, b1] with lo <= b - a <= hi.
-int64_t bandCount(int64_t a0, int64_t a1, int64_t b0, int64_t b1, int64_t lo, int64_t hi) {
-  int64_t width = b1 - b0 + 1;
-  // #{b - a <= x}: for each row, clamp(a + x - b0 + 1, 0, width).
-  auto below = [&](int64_t x) {
-    x = std::clamp(x, b0 - a1 - 1, b1 - a0);
-    return sumClamp(a0 + x - b0 + 1, a1 + x - b0 + 1, width);
-  };
-  return lo > hi ? 0 : below(hi) - below(lo - 1);
-}
-
-/// One class in its own coordinates: rows a in [0, na), columns b in [0, nb).
-/// Either a band lo <= b - a <= hi, or per row an interval of columns whose
-/// ends do not decrease with the row.
+/// One class in its own coordinates: rows a in [0, na), columns b in [0,
+/// nb), and per row the interval of columns [lo(a), hi(a)] it attends
+/// (unclipped; empty when lo > hi), whose ends do not decrease with a: true
+/// of every form's bands and bounds below, and kept by transposed().
 struct Space {
   int64_t na = 0, nb = 0;
-  bool band = false;
-  int64_t lo = -kUnbounded, hi = kUnbounded;
-  std::function<std::pair<int64_t, int64_t>(int64_t)> range; // inclusive; empty if first > second
+  std::function<std::pair<int64_t, int64_t>(int64_t)> range;
 };
 
+/// The band lo <= b - a <= hi.
+Space band(int64_t na, int64_t nb, int64_t lo, int64_t hi) {
+  Space space;
+  space.na = na, space.nb = nb;
+  space.range = [lo, hi](int64_t a) { return std::make_pair(a + lo, a + hi); };
+  return space;
+}
+
+/// The same pairs with rows and columns swapped: column b of `space` is
+/// attended by the rows [first a with hi(a) >= b, last a with lo(a) <= b],
+/// all of which hold b since both ends are monotone. Two cursors find them
+/// in O(na + nb) over a scan of increasing b (a scan that goes back starts
+/// them over).
+Space transposed(const Space &space) {
+  struct Cursors {
+    int64_t last = -1;
+    int64_t first = 0, firstHi = 0; // first a with hi(a) >= b, and its hi
+    int64_t past = 0, pastLo = 0;   // first a with lo(a) > b, and its lo
+  };
+  Space out;
+  out.na = space.nb, out.nb = space.na;
+  auto cursors = std::make_shared<Cursors>();
+  out.range = [space, cursors](int64_t b) {
+    Cursors &at = *cursors;
+    if (b < at.last || at.last < 0) {
+      at = Cursors{};
+      if (space.na > 0)
+        at.firstHi = space.range(0).second, at.pastLo = space.range(0).first;
+    }
+    at.last = b;
+    while (at.first < space.na && at.firstHi < b)
+      if (++at.first < space.na)
+        at.firstHi = space.range(at.first).second;
+    while (at.past < space.na && at.pastLo <= b)
+      if (++at.past < space.na)
+        at.pastLo = space.range(at.past).first;
+    return std::make_pair(at.first, at.past - 1);
+  };
+  return out;
+}
+
 /// Adds the pairs of `rows` (one interval of columns each, clipped to the
-/// class) to counts[k - k0] of key tile k, in O(rows + key tiles) rather than
-/// rows x key tiles: a row adds the ends of its interval to the tiles they
-/// fall in and a whole tile's width to each tile strictly between them.
+/// class) to counts[k - k0] of tile k, in O(rows + tiles) rather than rows x
+/// tiles: a row adds the ends of its interval to the tiles they fall in and a
+/// whole tile's width to each tile strictly between them.
 void countRowIntervals(int64_t k0, int64_t bk, const std::vector<std::pair<int64_t, int64_t>> &rows,
                        std::vector<int64_t> &counts) {
   std::vector<int64_t> covering(counts.size() + 1, 0); // difference array of whole tiles
@@ -80,53 +96,78 @@ void countRowIntervals(int64_t k0, int64_t bk, const std::vector<std::pair<int64
   }
 }
 
-void enumerate(const Space &space, int64_t cls, const ComponentTileOptions &options, bool exact,
-               ComponentTiles &out) {
-  const int64_t bq = options.blockQ, bk = options.blockK;
-  std::vector<std::pair<int64_t, int64_t>> rows;
-  std::vector<int64_t> counts;
-  for (int64_t tq = 0; tq * bq < space.na; ++tq) {
-    int64_t a0 = tq * bq, a1 = std::min(space.na, a0 + bq) - 1;
-    int64_t bmin, bmax;
-    if (space.band) {
-      if (space.lo > space.hi)
-        return;
-      bmin = std::max<int64_t>(0, a0 + space.lo);
-      bmax = std::min(space.nb - 1, a1 + space.hi);
-    } else {
-      rows.clear();
-      bmin = space.nb, bmax = -1;
-      for (int64_t a = a0; a <= a1; ++a) {
-        auto r = space.range(a);
-        r.first = std::max<int64_t>(r.first, 0), r.second = std::min(r.second, space.nb - 1);
-        rows.push_back(r);
-        if (r.first <= r.second)
-          bmin = std::min(bmin, r.first), bmax = std::max(bmax, r.second);
-      }
-    }
-    if (bmin > bmax)
+/// What one row of tiles is made of, gathered from its rows' intervals.
+struct RowTileScan {
+  std::vector<std::pair<int64_t, int64_t>> rows;     // clipped intervals
+  std::vector<std::pair<int64_t, int64_t>> segments; // their union, increasing
+  int64_t maxLo = 0, minHi = 0;                      // their intersection
+};
+
+void scanRows(const Space &space, int64_t a0, int64_t a1, RowTileScan &scan) {
+  scan.rows.clear();
+  scan.segments.clear();
+  scan.maxLo = 0, scan.minHi = space.nb - 1;
+  for (int64_t a = a0; a <= a1; ++a) {
+    auto [lo, hi] = space.range(a);
+    lo = std::max<int64_t>(lo, 0), hi = std::min(hi, space.nb - 1);
+    scan.rows.emplace_back(lo, hi);
+    scan.maxLo = std::max(scan.maxLo, lo), scan.minHi = std::min(scan.minHi, hi);
+    if (lo > hi)
       continue;
-    const int64_t k0 = bmin / bk;
-    if (!space.band) {
-      counts.assign(bmax / bk - k0 + 1, 0);
-      countRowIntervals(k0, bk, rows, counts);
+    // Both ends are monotone: a row overlaps or follows the last segment.
+    if (!scan.segments.empty() && lo <= scan.segments.back().second + 1)
+      scan.segments.back().second = std::max(scan.segments.back().second, hi);
+    else
+      scan.segments.emplace_back(lo, hi);
+  }
+}
+
+/// Visits the rows of tiles of one class of `space`: per row of tiles, the
+/// tiles its rows' intervals touch; those inside every interval (when
+/// `exact`) are its FULL run, the others PARTIAL. O(na + tiles visited).
+void visitClass(const Space &space, int64_t cls, int64_t blockRows, int64_t blockCols,
+                bool exact, bool countPairs, ComponentTileRow &row,
+                const ComponentRowVisitor &visit) {
+  const int64_t br = blockRows, bc = blockCols;
+  RowTileScan scan;
+  std::vector<int64_t> counts;
+  for (int64_t t = 0; t * br < space.na; ++t) {
+    const int64_t a0 = t * br, a1 = std::min(space.na, a0 + br) - 1;
+    scanRows(space, a0, a1, scan);
+    if (scan.segments.empty())
+      continue;
+    row.cls = cls, row.tile = t, row.rows = a1 - a0 + 1, row.columns = space.nb;
+    row.pairs = 0;
+    for (const auto &[lo, hi] : scan.rows)
+      row.pairs += std::max<int64_t>(0, hi - lo + 1);
+    // A tile is FULL when it lies inside every row's interval; the last,
+    // clipped tile when the intersection reaches the end.
+    int64_t fullFirst = 0, fullLast = -1;
+    if (exact && scan.maxLo <= scan.minHi) {
+      fullFirst = ceilDiv(scan.maxLo, bc);
+      fullLast = scan.minHi == space.nb - 1 ? scan.minHi / bc : (scan.minHi + 1) / bc - 1;
     }
-    for (int64_t tk = k0; tk <= bmax / bk; ++tk) {
-      int64_t b0 = tk * bk, b1 = std::min(space.nb, b0 + bk) - 1;
-      int64_t count = space.band ? bandCount(a0, a1, b0, b1, space.lo, space.hi) : counts[tk - k0];
-      if (count == 0)
-        continue;
-      ComponentTile tile;
-      tile.cls = cls, tile.tq = tq, tile.tk = tk;
-      tile.rows = a1 - a0 + 1, tile.cols = b1 - b0 + 1;
-      tile.pairs = count;
-      tile.full = exact && count == tile.rows * tile.cols;
-      (tile.full ? out.full : out.partial) += 1;
-      out.pairs += count;
-      out.area += tile.rows * tile.cols;
-      if (options.keepTiles)
-        out.tiles.push_back(tile);
+    row.fullFirst = fullFirst;
+    row.fullCount = std::max<int64_t>(0, fullLast - fullFirst + 1);
+    row.partial.clear();
+    for (const auto &[lo, hi] : scan.segments)
+      for (int64_t k = lo / bc; k <= hi / bc; ++k) {
+        if (k >= fullFirst && k <= fullLast) {
+          k = fullLast;
+          continue;
+        }
+        if (row.partial.empty() || row.partial.back() < k)
+          row.partial.push_back(k);
+      }
+    row.partialPairs.clear();
+    if (countPairs && !row.partial.empty()) {
+      const int64_t k0 = scan.segments.front().first / bc;
+      counts.assign(scan.segments.back().second / bc - k0 + 1, 0);
+      countRowIntervals(k0, bc, scan.rows, counts);
+      for (int64_t k : row.partial)
+        row.partialPairs.push_back(counts[k - k0]);
     }
+    visit(row);
   }
 }
 
@@ -164,9 +205,10 @@ const char *statusName(ComponentTiles::Status status) {
 
 namespace {
 
-/// enumerateComponentTiles into `out`.
-void enumerateInto(const ComponentSpec &c, int64_t seqQ, int64_t seqK,
-                   const ComponentTileOptions &options, ComponentTiles &out) {
+/// visitComponentTileRows into `out` (status, reason, classes).
+void visitInto(const ComponentSpec &c, int64_t seqQ, int64_t seqK,
+               const ComponentTileOptions &options, const ComponentRowVisitor &visit,
+               ComponentTiles &out) {
   auto notAnalytic = [&](std::string why) {
     out.status = ComponentTiles::Status::NotAnalytic;
     out.reason = std::move(why);
@@ -177,10 +219,19 @@ void enumerateInto(const ComponentSpec &c, int64_t seqQ, int64_t seqK,
   const bool causal = c.causal;
   const std::optional<int64_t> window = c.window, minDistance = c.minDistance,
                                earlierBlocks = c.earlierBlocks;
-  bool exact = c.exact;
+  const bool exact = c.exact;
   out.status = exact ? ComponentTiles::Status::Exact : ComponentTiles::Status::Cover;
   if (!exact)
     out.reason = "the component is a subset of its form and bounds: the tiles cover it";
+  ComponentTileRow row;
+  auto emit = [&](const Space &space, int64_t cls) {
+    if (options.byKey)
+      visitClass(transposed(space), cls, options.blockK, options.blockQ, exact,
+                 options.keepTiles, row, visit);
+    else
+      visitClass(space, cls, options.blockQ, options.blockK, exact, options.keepTiles, row,
+                 visit);
+  };
   // The keys row q may attend under the bands and bounds alone: [first,
   // last], empty when first > last; both ends increase with q.
   auto keyBounds = [=](int64_t q) -> std::pair<int64_t, int64_t> {
@@ -202,16 +253,15 @@ void enumerateInto(const ComponentSpec &c, int64_t seqQ, int64_t seqK,
     if (!isContiguousMap(c.queryMap) || !isContiguousMap(c.keyMap))
       return notAnalytic("unexpected tile maps for contiguous");
     // b - a = j - i = j - q + off: causal j <= q, window q - j < w.
-    Space space;
-    space.na = seqQ, space.nb = seqK, space.band = true;
+    int64_t lo = -kUnbounded, hi = kUnbounded;
     if (causal)
-      space.hi = off;
+      hi = off;
     if (window)
-      space.lo = off - *window + 1;
+      lo = off - *window + 1;
     if (minDistance) // q - j >= m
-      space.hi = std::min(space.hi, off - *minDistance);
+      hi = std::min(hi, off - *minDistance);
     out.classes = 1;
-    enumerate(space, 0, options, exact, out);
+    emit(band(seqQ, seqK, lo, hi), 0);
     return;
   }
   if (!c.modulus || *c.modulus < 1)
@@ -230,19 +280,17 @@ void enumerateInto(const ComponentSpec &c, int64_t seqQ, int64_t seqK,
       // Rows: q = q0 + a * l in [off, off + Nq); columns: j = j0 + b * l in [0, Nk).
       int64_t q0 = off + floorMod(cls - off, l), qEnd = off + seqQ;
       int64_t j0 = floorMod(cls - r, l);
-      Space space;
-      space.na = q0 < qEnd ? (qEnd - 1 - q0) / l + 1 : 0;
-      space.nb = j0 < seqK ? (seqK - 1 - j0) / l + 1 : 0;
-      space.band = true;
+      const int64_t na = q0 < qEnd ? (qEnd - 1 - q0) / l + 1 : 0;
+      const int64_t nb = j0 < seqK ? (seqK - 1 - j0) / l + 1 : 0;
       // q - j = r + (delta + a - b) * l, 0 <= r < l.
-      int64_t delta = floorDiv(q0 - j0 - r, l);
+      int64_t delta = floorDiv(q0 - j0 - r, l), lo = -kUnbounded, hi = kUnbounded;
       if (causal) // r + k * l >= 0 <=> k >= 0
-        space.hi = delta;
+        hi = delta;
       if (window) // r + k * l < w <=> k <= ceil((w - r) / l) - 1
-        space.lo = delta - ceilDiv(*window - r, l) + 1;
+        lo = delta - ceilDiv(*window - r, l) + 1;
       if (minDistance) // r + k * l >= m <=> k >= ceil((m - r) / l)
-        space.hi = std::min(space.hi, delta - ceilDiv(*minDistance - r, l));
-      enumerate(space, cls, options, exact, out);
+        hi = std::min(hi, delta - ceilDiv(*minDistance - r, l));
+      emit(band(na, nb, lo, hi), cls);
     }
     return;
   }
@@ -253,7 +301,8 @@ void enumerateInto(const ComponentSpec &c, int64_t seqQ, int64_t seqK,
     const int64_t lo = *c.lo, width = *c.hi - *c.lo;
     if (!isContiguousMap(c.queryMap) || !mapIs(c.keyMap, {lo, 0, width, l, 1}) || c.classes != 1)
       return notAnalytic("unexpected tile maps for column_range");
-    // Gathered keys below x >= 0 (j mod l in [lo, hi)); column b is the b-th.
+    // Gathered keys below x (j mod l in [lo, hi)); column b is the b-th. It
+    // does not decrease with x, so neither do the rows' ends.
     auto gathered = [=](int64_t x) {
       return floorDiv(x, l) * width + std::clamp<int64_t>(floorMod(x, l) - lo, 0, width);
     };
@@ -261,12 +310,10 @@ void enumerateInto(const ComponentSpec &c, int64_t seqQ, int64_t seqK,
     space.na = seqQ, space.nb = gathered(seqK);
     space.range = [=](int64_t a) -> std::pair<int64_t, int64_t> {
       auto [jl, jh] = keyBounds(a + off);
-      if (jl > jh)
-        return {1, 0};
       return {gathered(jl), gathered(jh + 1) - 1};
     };
     out.classes = 1;
-    enumerate(space, 0, options, exact, out);
+    emit(space, 0);
     return;
   }
 
@@ -281,27 +328,69 @@ void enumerateInto(const ComponentSpec &c, int64_t seqQ, int64_t seqK,
       return {std::max(jl, start), std::min(jh, start + l - 1)};
     };
     out.classes = 1;
-    enumerate(space, 0, options, exact, out);
+    emit(space, 0);
     return;
   }
   return notAnalytic("unknown form " + c.form);
 }
 
+/// Columns [k * block, (k + 1) * block) clipped at `length`.
+int64_t tileExtent(int64_t k, int64_t block, int64_t length) {
+  return std::min(length, (k + 1) * block) - k * block;
+}
+
 } // namespace
 
-ComponentTiles enumerateComponentTiles(const ComponentSpec &c, int64_t seqQ, int64_t seqK,
-                                       const ComponentTileOptions &options) {
+ComponentTiles visitComponentTileRows(const ComponentSpec &component, int64_t seqQ, int64_t seqK,
+                                      const ComponentTileOptions &options,
+                                      const ComponentRowVisitor &visit) {
   ComponentTiles out;
-  if (options.keepTiles) {
-    // Counting first is cheaper than growing the list: its reallocations and
-    // page faults took most of the time of fixed's lists.
-    ComponentTileOptions counting = options;
-    counting.keepTiles = false;
-    ComponentTiles counts;
-    enumerateInto(c, seqQ, seqK, counting, counts);
-    out.tiles.reserve(static_cast<std::size_t>(counts.full + counts.partial));
-  }
-  enumerateInto(c, seqQ, seqK, options, out);
+  visitInto(component, seqQ, seqK, options, visit, out);
+  return out;
+}
+
+ComponentTiles enumerateComponentTiles(const ComponentSpec &component, int64_t seqQ,
+                                       int64_t seqK, const ComponentTileOptions &options) {
+  ComponentTiles out;
+  const int64_t blockOther = options.byKey ? options.blockQ : options.blockK;
+  auto add = [&](const ComponentTileRow &row) {
+    out.full += row.fullCount;
+    out.partial += static_cast<int64_t>(row.partial.size());
+    out.pairs += row.pairs;
+    int64_t columns = row.fullCount ? std::min(row.columns, (row.fullFirst + row.fullCount) *
+                                                                blockOther) -
+                                          row.fullFirst * blockOther
+                                    : 0;
+    for (int64_t k : row.partial)
+      columns += tileExtent(k, blockOther, row.columns);
+    out.area += row.rows * columns;
+    if (!options.keepTiles)
+      return;
+    auto keep = [&](int64_t k, int64_t pairs, bool full) {
+      ComponentTile tile;
+      tile.cls = row.cls;
+      tile.tq = options.byKey ? k : row.tile;
+      tile.tk = options.byKey ? row.tile : k;
+      const int64_t extent = tileExtent(k, blockOther, row.columns);
+      tile.rows = options.byKey ? extent : row.rows;
+      tile.cols = options.byKey ? row.rows : extent;
+      tile.pairs = pairs, tile.full = full;
+      out.tiles.push_back(tile);
+    };
+    // By row tile, then by the other tile: the PARTIAL ones and the FULL
+    // run interleaved in order.
+    std::size_t p = 0;
+    auto keepPartialBelow = [&](int64_t k) {
+      for (; p < row.partial.size() && row.partial[p] < k; ++p)
+        keep(row.partial[p], row.partialPairs[p], false);
+    };
+    for (int64_t k = row.fullFirst; k < row.fullFirst + row.fullCount; ++k) {
+      keepPartialBelow(k);
+      keep(k, tileExtent(k, blockOther, row.columns) * row.rows, true);
+    }
+    keepPartialBelow(kUnbounded);
+  };
+  visitInto(component, seqQ, seqK, options, add, out);
   return out;
 }
 

@@ -4,7 +4,6 @@
 
 #include <algorithm>
 #include <limits>
-#include <tuple>
 
 namespace attn {
 namespace {
@@ -67,74 +66,40 @@ std::vector<std::string> componentPathSets(const Bundle &bundle) {
   return sets;
 }
 
-namespace {
-
-/// Appends one row of lists: its PARTIAL tiles, then its FULL ones (in
-/// increasing order) as a run when they are consecutive, else listed.
-void appendRow(ComponentTileLists &lists, int32_t cls, int32_t tile,
-               const std::vector<int32_t> &partial, const std::vector<int32_t> &full) {
-  lists.tiles.insert(lists.tiles.end(), partial.begin(), partial.end());
-  const bool run = !full.empty() && full.back() - full.front() + 1 == static_cast<int64_t>(full.size());
-  if (run)
-    lists.fullRange.insert(lists.fullRange.end(),
-                           {full.front(), static_cast<int32_t>(full.size())});
-  else
-    lists.tiles.insert(lists.tiles.end(), full.begin(), full.end());
-  if (!run)
-    lists.fullRange.insert(lists.fullRange.end(), {0, 0});
-  lists.rowOf.insert(lists.rowOf.end(), {cls, tile});
-  lists.partialCount.push_back(static_cast<int32_t>(partial.size()));
-  lists.start.push_back(static_cast<int64_t>(lists.tiles.size()));
-}
-
-} // namespace
-
 ComponentTileLists buildComponentTileLists(const ComponentSpec &component, int64_t seqQ,
                                            int64_t seqK, int64_t blockQ, int64_t blockK,
                                            LayoutOrder order) {
-  ComponentTiles tiles =
-      enumerateComponentTiles(component, seqQ, seqK, {blockQ, blockK, /*keepTiles=*/true});
-  if (tiles.status == ComponentTiles::Status::NotAnalytic)
-    throw Error("component of form " + component.form + " has no closed-form tiles: " +
-                tiles.reason);
-  if (static_cast<int64_t>(tiles.tiles.size()) > kInt32Max)
-    throw Error("a component of form " + component.form + " has too many tiles (" +
-                std::to_string(tiles.tiles.size()) + ") for 32-bit lists");
   ComponentTileLists lists;
   lists.blockQ = blockQ;
   lists.blockK = blockK;
   lists.order = order;
+  lists.start.push_back(0);
+  auto tooMany = [&](const std::string &what) {
+    return Error("a component of form " + component.form + " has too many " + what +
+                 " for 32-bit lists");
+  };
+  auto append = [&](const ComponentTileRow &row) {
+    if (lists.tiles.size() + row.partial.size() > static_cast<std::size_t>(kInt32Max))
+      throw tooMany("PARTIAL tiles");
+    if (row.fullFirst + row.fullCount > kInt32Max || row.tile > kInt32Max)
+      throw tooMany("tiles");
+    for (int64_t k : row.partial)
+      lists.tiles.push_back(static_cast<int32_t>(k));
+    lists.fullRange.insert(lists.fullRange.end(), {static_cast<int32_t>(row.fullFirst),
+                                                   static_cast<int32_t>(row.fullCount)});
+    lists.rowOf.insert(lists.rowOf.end(),
+                       {static_cast<int32_t>(row.cls), static_cast<int32_t>(row.tile)});
+    lists.partialCount.push_back(static_cast<int32_t>(row.partial.size()));
+    lists.start.push_back(static_cast<int64_t>(lists.tiles.size()));
+  };
+  ComponentTileOptions options{blockQ, blockK, /*keepTiles=*/false,
+                               /*byKey=*/order == LayoutOrder::ByKey};
+  ComponentTiles tiles = visitComponentTileRows(component, seqQ, seqK, options, append);
+  if (tiles.status == ComponentTiles::Status::NotAnalytic)
+    throw Error("component of form " + component.form + " has no closed-form tiles: " +
+                tiles.reason);
   for (int64_t cls = 0; cls < tiles.classes; ++cls)
     appendClass(lists.classes, component, cls, seqQ, seqK);
-  const bool byKey = order == LayoutOrder::ByKey;
-  // The tiles come by class, query tile and key tile; by key, they are
-  // reordered by class, key tile and query tile. Each run of one (class,
-  // row tile) is a row.
-  std::vector<const ComponentTile *> sorted;
-  sorted.reserve(tiles.tiles.size());
-  for (const ComponentTile &tile : tiles.tiles)
-    sorted.push_back(&tile);
-  if (byKey)
-    std::stable_sort(sorted.begin(), sorted.end(), [](const auto *a, const auto *b) {
-      return std::tie(a->cls, a->tk) < std::tie(b->cls, b->tk);
-    });
-  auto rowTile = [&](const ComponentTile &tile) { return byKey ? tile.tk : tile.tq; };
-  auto otherTile = [&](const ComponentTile &tile) {
-    return static_cast<int32_t>(byKey ? tile.tq : tile.tk);
-  };
-  lists.start.push_back(0);
-  std::vector<int32_t> partial, full;
-  for (std::size_t k = 0; k < sorted.size();) {
-    const ComponentTile &first = *sorted[k];
-    partial.clear();
-    full.clear();
-    for (; k < sorted.size() && sorted[k]->cls == first.cls &&
-           rowTile(*sorted[k]) == rowTile(first);
-         ++k)
-      (sorted[k]->full ? full : partial).push_back(otherTile(*sorted[k]));
-    appendRow(lists, static_cast<int32_t>(first.cls), static_cast<int32_t>(rowTile(first)),
-              partial, full);
-  }
   return lists;
 }
 

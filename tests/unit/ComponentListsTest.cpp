@@ -28,6 +28,7 @@
 
 #include <fmt/format.h>
 
+#include <chrono>
 #include <cstdlib>
 #include <fstream>
 #include <random>
@@ -286,6 +287,61 @@ TEST(ComponentLists, RandomPatternsAgainstBruteForce) {
   }
   EXPECT_GT(stats.components, 200);
   EXPECT_GT(stats.full, 100);
+}
+
+/// Lists at N = 1,048,576 cost O(rows + PARTIAL tiles), not O(tiles): fixed
+/// (stride 128) has 8.4M (c = 16) and 16.8M (c = 32) FULL summary tiles by
+/// query, each query tile's a run. Its summary component in closed form: the
+/// queries of block t attend the gathered keys [0, t * c) of the earlier
+/// blocks, so query tile t (one block) has floor(t * c / 64) FULL tiles and
+/// one PARTIAL when 64 does not divide t * c. The backward's lists (64 x 64,
+/// both orders) must hold as many tiles as the enumeration counts. Times are
+/// printed, not checked.
+TEST(ComponentLists, FixedAtOneMillionIsRunsOfFullTiles) {
+  const int64_t n = int64_t(1) << 20, l = 128;
+  for (int64_t c : {16, 32}) {
+    attn::CompileOptions options;
+    options.params = {{"stride", std::to_string(l)}, {"c", std::to_string(c)}};
+    attn::Bundle bundle =
+        attn::compileFile(std::string(ATTNC_SOURCE_DIR) + "/patterns/fixed.pattern", options);
+    ASSERT_EQ(bundle.components.size(), 2u);
+    const attn::BundleComponent &summary = bundle.components[1];
+    ASSERT_EQ(summary.form, "column_range");
+    auto timed = [&](const attn::BundleComponent &spec, int64_t bq, int64_t bk,
+                     attn::LayoutOrder order, const char *what) {
+      auto start = std::chrono::steady_clock::now();
+      attn::ComponentTileLists lists = attn::buildComponentTileLists(spec, n, n, bq, bk, order);
+      double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() -
+                                                            start)
+                      .count();
+      std::printf("fixed c=%lld %s %s: %lld rows, %zu PARTIAL tiles listed, in %.2f ms\n",
+                  (long long)c, spec.form.c_str(), what, (long long)lists.rows(),
+                  lists.tiles.size(), ms);
+      return lists;
+    };
+    attn::ComponentTileLists forward =
+        timed(summary, 128, 64, attn::LayoutOrder::ByQuery, "128x64 by query");
+    int64_t full = 0, partial = 0;
+    for (int64_t t = 0; t < n / l; ++t)
+      full += t * c / 64, partial += (t * c) % 64 != 0;
+    int64_t runs = 0;
+    for (int64_t r = 0; r < forward.rows(); ++r)
+      runs += forward.fullRange[2 * r + 1];
+    EXPECT_EQ(runs, full) << "c = " << c;
+    EXPECT_EQ(static_cast<int64_t>(forward.tiles.size()), partial) << "c = " << c;
+    for (const attn::BundleComponent &spec : bundle.components)
+      for (attn::LayoutOrder order : {attn::LayoutOrder::ByQuery, attn::LayoutOrder::ByKey}) {
+        const bool byKey = order == attn::LayoutOrder::ByKey;
+        attn::ComponentTileLists lists =
+            timed(spec, 64, 64, order, byKey ? "64x64 by key" : "64x64 by query");
+        attn::ComponentTiles counted =
+            attn::enumerateComponentTiles(spec, n, n, {64, 64, /*keepTiles=*/false, byKey});
+        int64_t listed = 0;
+        for (int64_t r = 0; r < lists.rows(); ++r)
+          listed += lists.rowTiles(r);
+        EXPECT_EQ(listed, counted.full + counted.partial) << spec.form << " c = " << c;
+      }
+  }
 }
 
 /// The row of a class that starts past the first query: Nq < Nk aligned, so

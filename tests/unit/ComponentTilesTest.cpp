@@ -6,8 +6,8 @@
 // holds a pair and claim no FULL tile. Bundled strided, strided_merged and
 // fixed patterns (every component exact, the later ones through the bounds of
 // their negated earlier terms) and random patterns, random shapes (Nq != Nk, lengths not
-// multiples of l or of the tiles), random tile sizes. Then strided at
-// N = 1,048,576 (stride 1024), counted in closed form.
+// multiples of l or of the tiles), random tile sizes; by key, the same tiles.
+// Then strided at N = 1,048,576 (stride 1024), counted in closed form.
 #include "attnc/Dialect/Attn/Evaluator.h"
 #include "attnc/Dialect/Attn/Passes.h"
 #include "attnc/frontend/Frontend.h"
@@ -26,6 +26,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <chrono>
 #include <fstream>
 #include <map>
@@ -88,7 +89,32 @@ struct TileCount {
   int64_t pairs = 0, rows = 0, cols = 0;
 };
 
-/// Checks every component of `pattern` at `sizes` with blockQ x blockK tiles.
+/// By key, the same tiles with the same kinds and counts, listed by class,
+/// key tile and query tile.
+void checkByKey(const layout::ComponentInfo &info, const attnc::attn::Sizes &sizes,
+                int64_t blockQ, int64_t blockK, const ComponentTiles &byQuery,
+                const std::string &where) {
+  ComponentTiles byKey = layout::enumerateComponentTiles(info, sizes.seqQ, sizes.seqK,
+                                                         {blockQ, blockK, true, /*byKey=*/true});
+  EXPECT_EQ(byKey.status, byQuery.status) << where << " by key";
+  EXPECT_EQ(byKey.full, byQuery.full) << where << " by key";
+  EXPECT_EQ(byKey.partial, byQuery.partial) << where << " by key";
+  EXPECT_EQ(byKey.pairs, byQuery.pairs) << where << " by key";
+  EXPECT_EQ(byKey.area, byQuery.area) << where << " by key";
+  auto key = [](const layout::ComponentTile &t) {
+    return std::make_tuple(t.cls, t.tk, t.tq, t.rows, t.cols, t.pairs, t.full);
+  };
+  std::vector<decltype(key(byQuery.tiles[0]))> want, got;
+  for (const layout::ComponentTile &t : byQuery.tiles)
+    want.push_back(key(t));
+  std::sort(want.begin(), want.end());
+  for (const layout::ComponentTile &t : byKey.tiles)
+    got.push_back(key(t));
+  EXPECT_EQ(got, want) << where << ": by key, other tiles or another order";
+}
+
+/// Checks every component of `pattern` at `sizes` with blockQ x blockK
+/// tiles, by query and by key.
 void checkPattern(attnc::attn::PatternOp pattern, const attnc::attn::Sizes &sizes, int64_t blockQ,
                   int64_t blockK, const std::string &source, Stats &stats) {
   attnc::attn::PatternEvaluator eval(pattern, sizes, {});
@@ -188,6 +214,7 @@ void checkPattern(attnc::attn::PatternOp pattern, const attnc::attn::Sizes &size
       EXPECT_EQ(listed.size(), want.size()) << where << ": tiles listed without pairs";
       EXPECT_EQ(got.pairs, total) << where;
     }
+    checkByKey(info, sizes, blockQ, blockK, got, where);
     stats.tiles += got.tiles.size(), stats.full += got.full, stats.pairs += total;
     if (::testing::Test::HasFailure())
       return;

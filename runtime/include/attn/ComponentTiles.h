@@ -24,11 +24,15 @@
 //     causal / window / min_distance / earlier_blocks bounds on j become
 //     bounds on b through the count of gathered keys below a position;
 //   - same_block (l): per row, the block of q intersected with those bounds.
-// Band tiles are classified in O(1) each; the others in O(rows of the tile),
-// so the work is O(non-empty tiles + query tiles) tiles.
+// Every form gives each row an interval of columns whose ends do not
+// decrease with the row (a band is one), so a row of tiles is the union of
+// its rows' intervals (PARTIAL tiles at its edges) around their intersection
+// (a run of FULL tiles): the work is O(rows + PARTIAL tiles), and by key the
+// same on the transposed intervals.
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -68,9 +72,30 @@ int64_t mapIndexAtLeast(const TileMap &map, int64_t cls, int64_t x);
 struct ComponentTileOptions {
   int64_t blockQ = 128; // query rows per tile (the forward kernel's)
   int64_t blockK = 64;  // key columns per tile
-  // Keep the tiles; without it only the counts are computed.
+  // Keep the tiles (and count the pairs of each PARTIAL one); without it
+  // only the totals are computed.
   bool keepTiles = true;
+  // Rows of tiles are key tiles, each listing query tiles (dK and dV);
+  // else query tiles listing key tiles.
+  bool byKey = false;
 };
+
+// One row of a component's tiles: a class's query tile (by key: key tile)
+// and the tiles of the other side it meets. The PARTIAL ones are listed; the
+// FULL ones, those inside every row's interval of the form, are one run:
+// each row of every form attends an interval whose ends do not decrease with
+// the row, so their intersection is an interval too.
+struct ComponentTileRow {
+  int64_t cls = 0, tile = 0;
+  int64_t rows = 0;    // positions of the row's tile (clipped at the class's end)
+  int64_t columns = 0; // positions of the class on the other side
+  std::vector<int64_t> partial;      // increasing, none in the run
+  std::vector<int64_t> partialPairs; // their pairs, when keepTiles
+  int64_t fullFirst = 0, fullCount = 0;
+  int64_t pairs = 0; // pairs of the form in the row's tiles
+};
+
+using ComponentRowVisitor = std::function<void(const ComponentTileRow &)>;
 
 struct ComponentTile {
   int64_t cls = 0, tq = 0, tk = 0;
@@ -97,14 +122,23 @@ struct ComponentTiles {
   int64_t full = 0, partial = 0;
   int64_t pairs = 0; // summed over the tiles
   int64_t area = 0;  // rows * cols summed over the tiles
-  std::vector<ComponentTile> tiles; // when keepTiles, by class, tq, tk
+  std::vector<ComponentTile> tiles; // when keepTiles
 
   // Useful fraction of the visited tiles' area.
   double density() const { return area ? double(pairs) / double(area) : 0.0; }
 };
 
+// Visits the rows of tiles of `component` that meet at least one tile, for
+// one head of its class at Nq = seqQ, Nk = seqK, by class and row tile, in
+// O(query (by key: key) positions + PARTIAL tiles): the FULL tiles cost
+// nothing each. Returns the status, reason and classes (no counts, no tiles).
+ComponentTiles visitComponentTileRows(const ComponentSpec &component, int64_t seqQ, int64_t seqK,
+                                      const ComponentTileOptions &options,
+                                      const ComponentRowVisitor &visit);
+
 // The non-empty tiles of `component` for one head of its class at Nq =
-// seqQ, Nk = seqK.
+// seqQ, Nk = seqK, counted, and listed when keepTiles (by class, query tile
+// and key tile; by key: by class, key tile and query tile).
 ComponentTiles enumerateComponentTiles(const ComponentSpec &component, int64_t seqQ,
                                        int64_t seqK, const ComponentTileOptions &options = {});
 

@@ -52,7 +52,7 @@ struct ComponentTileLists {
 };
 
 // The lists of `component` at Nq = seqQ, Nk = seqK with tiles of blockQ
-// queries by blockK keys, from enumerateComponentTiles. Throws attn::Error
+// queries by blockK keys, from visitComponentTileRows. Throws attn::Error
 // when the component has no closed form or a list does not fit the kernels'
 // 32-bit indices.
 ComponentTileLists buildComponentTileLists(const ComponentSpec &component, int64_t seqQ,
