@@ -255,7 +255,7 @@ __device__ __forceinline__ void attnc_backward_dq_kernel(const attnc_backward_ar
   // The longest rows (last query tiles, under causal masks) start first.
   const int64_t t = args.by_query.rows - 1 - blockIdx.y;
   const int64_t q0 = t * kBlock;
-  const TileList tiles(args.by_query, h * args.by_query.rows + t);
+  const ListedTiles tiles(args.by_query, h * args.by_query.rows + t);
 
   const uint32_t q_smem = smem_address(smem), do_smem = q_smem + kTileBytes;
   const uint32_t kv_smem = do_smem + kTileBytes; // two buffers of K, V
@@ -331,16 +331,16 @@ __device__ __forceinline__ void attnc_backward_dkdv_kernel(const attnc_backward_
 
   // The work: (head g of the group, index into its layout row), in order.
   auto row_of = [&](int64_t g) {
-    return TileList(args.by_key, (kv_h * group + g) * args.by_key.rows + c);
+    return ListedTiles(args.by_key, (kv_h * group + g) * args.by_key.rows + c);
   };
-  auto skip_empty = [&](int64_t &g, TileList &list, int &index) {
+  auto skip_empty = [&](int64_t &g, ListedTiles &list, int &index) {
     while (g < group && index >= list.total) {
       index = 0;
       if (++g < group)
         list = row_of(g);
     }
   };
-  auto load_q = [&](int64_t g, const TileList &list, int index, int buffer) {
+  auto load_q = [&](int64_t g, const ListedTiles &list, int index, int buffer) {
     const int64_t h = kv_h * group + g, q0 = list.at(index) * kBlock, Nq = args.shape.Nq;
     uint32_t q_tile = qdo_smem + buffer * 2 * kTileBytes;
     load_tile<kBlock>(q_tile, head_base(args.q, args.q_stride, b, h) + q0 * args.q_stride[2],
@@ -362,7 +362,7 @@ __device__ __forceinline__ void attnc_backward_dkdv_kernel(const attnc_backward_
   clear(dv);
   int64_t g = 0;
   int index = 0;
-  TileList list = row_of(0);
+  ListedTiles list = row_of(0);
   skip_empty(g, list, index);
   if (g < group) {
     load_tile<kBlock>(k_smem, head_base(args.k, args.k_stride, b, kv_h) + k0 * args.k_stride[2],
@@ -374,7 +374,7 @@ __device__ __forceinline__ void attnc_backward_dkdv_kernel(const attnc_backward_
   for (int buffer = 0; g < group; buffer ^= 1) {
     int64_t next_g = g;
     int next_index = index + 1;
-    TileList next_list = list;
+    ListedTiles next_list = list;
     skip_empty(next_g, next_list, next_index);
     // This item's Q and dO arrived, and every warp is done with the buffer
     // the next item's loads go to.

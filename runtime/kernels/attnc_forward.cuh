@@ -252,7 +252,7 @@ __device__ __forceinline__ void attnc_forward_kernel(const attnc_forward_args &a
   const int64_t t = args.layout.rows - 1 - blockIdx.y;
   const int64_t kv_h = h / (H / args.kv_heads);
   const int64_t q0 = t * kBlockM;
-  const TileList tiles(args.layout, h * args.layout.rows + t);
+  const ListedTiles tiles(args.layout, h * args.layout.rows + t);
 
   const Operands at = operands(args, smem, b, h, kv_h);
   const uint16_t *q = at.q, *k = at.k, *v = at.v;

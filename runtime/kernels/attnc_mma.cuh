@@ -355,6 +355,7 @@ __device__ __forceinline__ float quad_sum(float x) {
 //===----------------------------------------------------------------------===//
 
 /// The i-th tile of a layout row: PARTIAL ones first, then FULL.
+/// Row `row` of `lists`: its listed tiles, then its FULL run if any.
 struct TileList {
   const int32_t *tiles;
   int partial_count, listed, total, range_first;
@@ -373,6 +374,21 @@ struct TileList {
   __device__ __forceinline__ int64_t at(int index) const {
     return index < listed ? tiles[index] : range_first + (index - listed);
   }
+};
+
+/// TileList of lists without runs (full_range null: the layout kernel's),
+/// two registers fewer where the forward has none to spare.
+struct ListedTiles {
+  const int32_t *tiles;
+  int partial_count, total;
+
+  __device__ __forceinline__ ListedTiles(const attnc_tile_lists &lists, int64_t row) {
+    int64_t begin = lists.start[row];
+    tiles = lists.tiles + begin;
+    total = (int)(lists.start[row + 1] - begin);
+    partial_count = lists.partial_count[row];
+  }
+  __device__ __forceinline__ int64_t at(int index) const { return tiles[index]; }
 };
 
 } // namespace attnc_mma
