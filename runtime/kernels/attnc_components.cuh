@@ -14,21 +14,20 @@
 // columns: Q, K and V are read where the maps say (no permuted copies; a map
 // with inner == 1 is a strided tile, one with inner > 1 gathers a row at a
 // time), the mask, bias and score see the true (i, j), and the epilogue
-// merges the component's rows into an fp32 accumulator by log-sum-exp instead
-// of writing O. Each query row belongs to one CTA of a component and the
-// components run one after another on the stream, so the read-modify-write
-// needs no atomics. attnc_components_finish then writes O (in the input
-// dtype) and LSE of every row of the class's heads; rows no component
-// reached get O = 0, LSE = -inf.
+// depends on the component's place among its set's (attnc_component_mode):
+// the only one writes O and LSE as the forward does; the first of several
+// writes its rows' (O, LSE) to an fp32 accumulator, a middle one merges into
+// it by log-sum-exp, and the last merges the accumulator with its own rows
+// into O (in the input dtype) and LSE. The only, first and last components'
+// lists hold every query tile of every class, empty ones too, and each
+// component's classes partition the queries, so every row is written: rows
+// no component reaches get O = 0, LSE = -inf, with no clearing pass. Each
+// query row belongs to one CTA of a component and the components run one
+// after another on the stream, so the read-modify-writes need no atomics.
 //
-// Cost of this simple merge: the accumulator is B * heads * Nq * (D + 1) fp32
-// (twice the output in bf16, then some), each component reads and writes its
-// rows of it, and the finish pass reads it once more. The later optimisation:
-// the last component merges in its epilogue straight into O and LSE (the
-// earlier ones' results read from the accumulator), which removes the finish
-// pass and one round trip of the accumulator; with two components, the first
-// can write O and LSE directly and the second merge into them, with no
-// accumulator at all.
+// The accumulator is B * heads * Nq * (D + 1) fp32 (twice the output in
+// bf16, then some), written once, then read and written by each middle
+// component and read by the last; a set of one component needs none.
 //
 // A generated source instantiates it per component, under -DATTNC_COMPONENTS:
 //   extern "C" __global__ void
@@ -71,18 +70,20 @@ struct attnc_component_args {
   const attnc_component_class *classes;
   const int32_t *row_of; // per layout row: its class and query tile
   attnc_tile_lists layout; // per layout row: the key tiles of the class
+  int64_t mode;   // attnc_component_mode
   float *o_acc;   // [batch, head_count, Nq, D]: the merged O so far
   float *lse_acc; // [batch, head_count, Nq]: its log-sum-exp (-inf: nothing yet)
+  void *o;        // only and last: [batch, H, Nq, D] in the input dtype
+  float *lse;     // only and last: [batch, H, Nq]; null: not written
+  int64_t o_stride[3];
 };
 
-/// What attnc_components_finish is given (the host mirrors it).
-struct attnc_components_finish_args {
-  int64_t batch, H, Nq, head_count;
-  const int32_t *heads;
-  const float *o_acc, *lse_acc;
-  void *o;
-  float *lse; // [batch, H, Nq]; null: not written
-  int64_t o_stride[3];
+/// What a component's epilogue does with its rows.
+enum attnc_component_mode {
+  ATTNC_COMPONENT_ONLY = 0,   // its set's one component: O and LSE
+  ATTNC_COMPONENT_FIRST = 1,  // the first of several: the accumulator
+  ATTNC_COMPONENT_MIDDLE = 2, // merged into the accumulator
+  ATTNC_COMPONENT_LAST = 3,   // merged with the accumulator into O and LSE
 };
 
 namespace attnc_components {
@@ -172,44 +173,73 @@ __device__ __forceinline__ void load_key_tile(uint32_t dst, const uint16_t *base
       base);
 }
 
-/// Merges this CTA's rows into the accumulator: with the component's
-/// (O_c, L_c) = (o / sum, max + ln sum) and the accumulator's (O_a, L_a), L =
-/// ln(e^L_a + e^L_c) and O_a = O_a e^(L_a - L) + O_c e^(L_c - L). Rows this
-/// component gives no key, and rows outside the class, are left alone.
-__device__ __forceinline__ void merge_rows(const attnc_component_args &args,
+/// The row's (O, LSE) merged with what the component adds, (O_c, L_c) = (o /
+/// sum, max + ln sum): L = ln(e^L_a + e^L_c), O = O_a e^(L_a - L) + O_c
+/// e^(L_c - L), as weights of O_a (`keep`) and of o (`add`). Nothing on either
+/// side (-inf) weighs 0.
+struct MergeWeights {
+  float lse, keep, add;
+};
+
+__device__ __forceinline__ MergeWeights merge_weights(float before, float max, float sum) {
+  const float lse = sum > 0.f ? (max + __log2f(sum)) * kLn2 : neg_inf();
+  const float top = fmaxf(before, lse);
+  if (top == neg_inf())
+    return {top, 0.f, 0.f};
+  const float merged = top + logf(expf(before - top) + expf(lse - top));
+  return {merged, expf(before - merged), sum > 0.f ? expf(lse - merged) / sum : 0.f};
+}
+
+/// The epilogue of args.mode for this CTA's rows of the class (rows past
+/// its end are not stored).
+__device__ __forceinline__ void write_rows(const attnc_component_args &args,
                                            const float (&o)[kMTiles][kDTiles][4],
                                            const RowState &rows, const MappedPairs &pairs,
                                            uint32_t row_in_class, int64_t b, int64_t hc,
-                                           int lane) {
+                                           int64_t h, int lane) {
+  const bool reads = args.mode == ATTNC_COMPONENT_MIDDLE || args.mode == ATTNC_COMPONENT_LAST;
+  const bool to_output = args.mode == ATTNC_COMPONENT_ONLY || args.mode == ATTNC_COMPONENT_LAST;
 #pragma unroll
   for (int m = 0; m < kMTiles; ++m)
 #pragma unroll
     for (int half = 0; half < 2; ++half) {
       const int r = 2 * m + half;
       const float sum = quad_sum(rows.sum[r]);
-      const bool merge = ((row_in_class >> r) & 1u) && sum > 0.f;
-      const int64_t row = (b * args.head_count + hc) * args.shape.Nq + pairs.i[r];
-      float merged = 0.f;
-      if (merge) {
-        const float lse = (rows.max[r] + __log2f(sum)) * kLn2;
-        const float before = args.lse_acc[row];
-        const float top = fmaxf(before, lse);
-        merged = top + logf(expf(before - top) + expf(lse - top));
-        const float keep = expf(before - merged), add = expf(lse - merged) / sum;
-        float *acc = args.o_acc + row * kD;
-#pragma unroll
-        for (int d = 0; d < kDTiles; ++d) {
-          float2 *pair = (float2 *)(acc + element_col(d, 0, lane));
-          float2 value = *pair;
-          value.x = value.x * keep + o[m][d][2 * half] * add;
-          value.y = value.y * keep + o[m][d][2 * half + 1] * add;
-          *pair = value;
-        }
-      }
+      const int64_t i = pairs.i[r];
+      const int64_t row = (b * args.head_count + hc) * args.shape.Nq + i;
+      // A middle component leaves the rows it gives no key alone.
+      const bool write =
+          ((row_in_class >> r) & 1u) && (args.mode != ATTNC_COMPONENT_MIDDLE || sum > 0.f);
+      MergeWeights w = {0.f, 0.f, 0.f};
+      if (write)
+        w = merge_weights(reads ? args.lse_acc[row] : neg_inf(), rows.max[r], sum);
       // The quad's lanes have all read the row's old LSE.
       __syncwarp();
-      if (merge && lane % 4 == 0)
-        args.lse_acc[row] = merged;
+      if (!write)
+        continue;
+      float *acc = to_output && !reads ? nullptr : args.o_acc + row * kD;
+      uint16_t *out = to_output ? (uint16_t *)args.o + b * args.o_stride[0] +
+                                      h * args.o_stride[1] + i * args.o_stride[2]
+                                : nullptr;
+#pragma unroll
+      for (int d = 0; d < kDTiles; ++d) {
+        const int col = element_col(d, 0, lane);
+        float2 value = {o[m][d][2 * half] * w.add, o[m][d][2 * half + 1] * w.add};
+        if (reads) {
+          const float2 before = *(const float2 *)(acc + col);
+          value.x += before.x * w.keep, value.y += before.y * w.keep;
+        }
+        if (to_output)
+          *(uint32_t *)(out + col) = pack(value.x, value.y);
+        else
+          *(float2 *)(acc + col) = value;
+      }
+      if (lane % 4 != 0)
+        continue;
+      if (!to_output)
+        args.lse_acc[row] = w.lse;
+      else if (args.lse)
+        args.lse[(b * args.shape.H + h) * args.shape.Nq + i] = w.lse;
     }
 }
 
@@ -282,25 +312,5 @@ __device__ __forceinline__ void attnc_component_forward_kernel(const attnc_compo
     attnc_forward_visit<Component>(index < tiles.partial_count, o, rows, tile, pairs, at,
                                    warp_row, lane, more, load_v, load_next_k);
   }
-  merge_rows(args, o, rows, pairs, row_in_class, b, hc, lane);
-}
-
-/// O and LSE of every row of the class's heads from the accumulator: one
-/// thread per pair of output elements.
-extern "C" __global__ void __launch_bounds__(256)
-    attnc_components_finish(attnc_components_finish_args args) {
-  using namespace attnc_mma;
-  constexpr int64_t kPairs = kD / 2;
-  const int64_t index = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
-  const int64_t row = index / kPairs, pair = index % kPairs;
-  if (row >= args.batch * args.head_count * args.Nq)
-    return;
-  const int64_t i = row % args.Nq, bh = row / args.Nq;
-  const int64_t b = bh / args.head_count, h = args.heads[bh % args.head_count];
-  const float2 value = *(const float2 *)(args.o_acc + row * kD + 2 * pair);
-  uint16_t *out = (uint16_t *)args.o + b * args.o_stride[0] + h * args.o_stride[1] +
-                  i * args.o_stride[2];
-  *(uint32_t *)(out + 2 * pair) = pack(value.x, value.y);
-  if (args.lse && pair == 0)
-    args.lse[(b * args.H + h) * args.Nq + i] = args.lse_acc[row];
+  write_rows(args, o, rows, pairs, row_in_class, b, hc, h, lane);
 }

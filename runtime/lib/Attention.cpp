@@ -51,31 +51,38 @@ struct ComponentArgs {
   std::array<int64_t, 3> queryMap, keyMap; // inner, outer_stride, inner_stride
   CUdeviceptr classes, rowOf;
   DeviceTileLists layout;
-  CUdeviceptr oAcc, lseAcc;
-};
-
-static_assert(sizeof(ComponentArgs) == 4 * 8 + 2 * 8 + 3 * 8 + 9 * 8 + 3 * 8 + 6 * 8 + 2 * 8 +
-                                            sizeof(DeviceTileLists) + 2 * 8);
-
-// Mirrors attnc_components_finish_args (attnc_components.cuh).
-struct ComponentsFinishArgs {
-  int64_t batch, heads, seqQ, headCount;
-  CUdeviceptr classHeads, oAcc, lseAcc, o, lse;
+  int64_t mode;
+  CUdeviceptr oAcc, lseAcc, o, lse;
   Strides oStride;
 };
 
-static_assert(sizeof(ComponentsFinishArgs) == 4 * 8 + 5 * 8 + 3 * 8);
+static_assert(sizeof(ComponentArgs) == 4 * 8 + 2 * 8 + 3 * 8 + 9 * 8 + 3 * 8 + 6 * 8 + 2 * 8 +
+                                            sizeof(DeviceTileLists) + 8 + 4 * 8 + 3 * 8);
 
-constexpr const char *kComponentsFinishKernel = "attnc_components_finish";
-constexpr unsigned kFinishThreads = 256; // attnc_components_finish's launch bounds
+// attnc_component_mode (attnc_components.cuh): what a component's epilogue
+// does, from its place among its set's components.
+enum class ComponentMode : int64_t { Only = 0, First = 1, Middle = 2, Last = 3 };
 
-/// Device memory allocated and freed in a stream's order.
+ComponentMode componentMode(std::size_t index, std::size_t count) {
+  if (count == 1)
+    return ComponentMode::Only;
+  if (index == 0)
+    return ComponentMode::First;
+  return index + 1 == count ? ComponentMode::Last : ComponentMode::Middle;
+}
+
+/// Device memory allocated and freed in a stream's order; none (a null
+/// pointer) for 0 bytes, which the driver refuses to allocate.
 class StreamScratch {
 public:
   StreamScratch(std::size_t bytes, CUstream stream) : stream_(stream) {
-    check(driver().cuMemAllocAsync(&pointer_, bytes, stream), "cuMemAllocAsync");
+    if (bytes > 0)
+      check(driver().cuMemAllocAsync(&pointer_, bytes, stream), "cuMemAllocAsync");
   }
-  ~StreamScratch() { driver().cuMemFreeAsync(pointer_, stream_); }
+  ~StreamScratch() {
+    if (pointer_)
+      driver().cuMemFreeAsync(pointer_, stream_);
+  }
   StreamScratch(const StreamScratch &) = delete;
   StreamScratch &operator=(const StreamScratch &) = delete;
   CUdeviceptr pointer() const { return pointer_; }
@@ -299,7 +306,6 @@ struct Attention::Impl {
   // and the final pass of the merge.
   std::vector<std::string> componentSets;
   std::vector<CUfunction> componentForward;
-  CUfunction componentsFinish = nullptr;
 
   void loadComponentKernels();
   std::vector<ComponentClassLayout> componentLayouts(const Problem &problem) const;
@@ -356,7 +362,6 @@ void Attention::Impl::loadComponentKernels() {
     if (std::count(componentSets.begin(), componentSets.end(), bundle.components[c].set))
       componentForward[c] = kernelWithSharedMemory(*module, bundle.components[c].forwardKernel,
                                                    sharedBytes(headDim, options.blockQ));
-  componentsFinish = module->function(kComponentsFinishKernel);
 }
 
 /// Per set on the component path that has heads in `problem`: its heads and
@@ -376,11 +381,17 @@ std::vector<ComponentClassLayout> Attention::Impl::componentLayouts(const Proble
       throw Error("batch * heads is too large");
     layout.deviceHeads = std::make_shared<DeviceBuffer>(layout.heads.size() * sizeof(int32_t));
     layout.deviceHeads->upload(layout.heads.data());
-    for (std::size_t c = 0; c < bundle.components.size(); ++c) {
-      if (bundle.components[c].set != set)
-        continue;
-      ComponentTileLists lists = buildComponentTileLists(bundle.components[c], problem.seqQ,
-                                                         problem.seqK, options.blockQ, kBlockN);
+    std::vector<std::size_t> members;
+    for (std::size_t c = 0; c < bundle.components.size(); ++c)
+      if (bundle.components[c].set == set)
+        members.push_back(c);
+    for (std::size_t index = 0; index < members.size(); ++index) {
+      const std::size_t c = members[index];
+      // Every row is written by the only, first and last component's epilogue.
+      const bool everyRow = componentMode(index, members.size()) != ComponentMode::Middle;
+      ComponentTileLists lists =
+          buildComponentTileLists(bundle.components[c], problem.seqQ, problem.seqK,
+                                  options.blockQ, kBlockN, LayoutOrder::ByQuery, everyRow);
       if (lists.rows() > kMaxGridY)
         throw Error("component " + std::to_string(c) + " of pattern '" + bundle.pattern +
                     "' has " + std::to_string(lists.rows()) +
@@ -393,10 +404,10 @@ std::vector<ComponentClassLayout> Attention::Impl::componentLayouts(const Proble
   return classes;
 }
 
-/// The component path of `layout`'s classes: per class, an fp32 accumulator
-/// of O and LSE at (0, -inf), each component merged into it, then O and LSE
-/// written. The scratch is allocated and freed in stream order, once for the
-/// largest class (see attnc_components.cuh for its cost).
+/// The component path of `layout`'s classes: per class, its components one
+/// after another, merged by log-sum-exp through an fp32 accumulator when
+/// there are several (attnc_components.cuh). The scratch is allocated and
+/// freed in stream order, once for the largest class that needs it.
 void Attention::Impl::forwardComponents(const BlockLayout &layout, int64_t batch,
                                         const Tensor &q, const Tensor &k, const Tensor &v,
                                         const Tensor &o, CUdeviceptr lse,
@@ -404,20 +415,16 @@ void Attention::Impl::forwardComponents(const BlockLayout &layout, int64_t batch
   const Problem &problem = layout.problem();
   std::size_t mostHeads = 0;
   for (const ComponentClassLayout &cls : layout.componentClasses_)
-    mostHeads = std::max(mostHeads, cls.heads.size());
+    if (cls.components.size() > 1)
+      mostHeads = std::max(mostHeads, cls.heads.size());
   const std::size_t rows = static_cast<std::size_t>(batch) * mostHeads * problem.seqQ;
   StreamScratch oAcc(rows * headDim * sizeof(float), stream);
   StreamScratch lseAcc(rows * sizeof(float), stream);
   DeviceTensors tensors = describeTensors(layout.tensors_);
   for (const ComponentClassLayout &cls : layout.componentClasses_) {
     const int64_t headCount = static_cast<int64_t>(cls.heads.size());
-    const std::size_t classRows = static_cast<std::size_t>(batch * headCount * problem.seqQ);
-    check(driver().cuMemsetD32Async(oAcc.pointer(), 0, classRows * headDim, stream),
-          "cuMemsetD32Async");
-    constexpr unsigned kNegativeInfinity = 0xff800000u;
-    check(driver().cuMemsetD32Async(lseAcc.pointer(), kNegativeInfinity, classRows, stream),
-          "cuMemsetD32Async");
-    for (const DeviceComponentLists &lists : cls.components) {
+    for (std::size_t index = 0; index < cls.components.size(); ++index) {
+      const DeviceComponentLists &lists = cls.components[index];
       const BundleComponent &component = bundle.components[lists.component];
       ComponentArgs args{{problem.heads, problem.seqQ, problem.seqK, headDim},
                          batch,
@@ -436,8 +443,12 @@ void Attention::Impl::forwardComponents(const BlockLayout &layout, int64_t batch
                          lists.classes->pointer(),
                          lists.rowOf->pointer(),
                          lists.tileLists(),
+                         static_cast<int64_t>(componentMode(index, cls.components.size())),
                          oAcc.pointer(),
-                         lseAcc.pointer()};
+                         lseAcc.pointer(),
+                         o.data,
+                         lse,
+                         stridesOf(o)};
       if (lists.rows == 0)
         continue;
       void *params[] = {&args, &tensors};
@@ -445,14 +456,6 @@ void Attention::Impl::forwardComponents(const BlockLayout &layout, int64_t batch
              Dim3{static_cast<unsigned>(batch * headCount), static_cast<unsigned>(lists.rows)},
              Dim3{kThreads}, params, sharedBytes(headDim, options.blockQ), stream);
     }
-    ComponentsFinishArgs finish{batch,          problem.heads,     problem.seqQ,
-                                headCount,      cls.deviceHeads->pointer(), oAcc.pointer(),
-                                lseAcc.pointer(), o.data,          lse,
-                                stridesOf(o)};
-    void *params[] = {&finish};
-    const int64_t threads = static_cast<int64_t>(classRows) * (headDim / 2);
-    launch(componentsFinish, Dim3{static_cast<unsigned>(ceilDiv(threads, kFinishThreads))},
-           Dim3{kFinishThreads}, params, 0, stream);
   }
 }
 

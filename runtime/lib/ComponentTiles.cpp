@@ -126,15 +126,16 @@ void scanRows(const Space &space, int64_t a0, int64_t a1, RowTileScan &scan) {
 /// tiles its rows' intervals touch; those inside every interval (when
 /// `exact`) are its FULL run, the others PARTIAL. O(na + tiles visited).
 void visitClass(const Space &space, int64_t cls, int64_t blockRows, int64_t blockCols,
-                bool exact, bool countPairs, ComponentTileRow &row,
+                bool exact, const ComponentTileOptions &options, ComponentTileRow &row,
                 const ComponentRowVisitor &visit) {
+  const bool countPairs = options.keepTiles;
   const int64_t br = blockRows, bc = blockCols;
   RowTileScan scan;
   std::vector<int64_t> counts;
   for (int64_t t = 0; t * br < space.na; ++t) {
     const int64_t a0 = t * br, a1 = std::min(space.na, a0 + br) - 1;
     scanRows(space, a0, a1, scan);
-    if (scan.segments.empty())
+    if (scan.segments.empty() && !options.emptyRows)
       continue;
     row.cls = cls, row.tile = t, row.rows = a1 - a0 + 1, row.columns = space.nb;
     row.pairs = 0;
@@ -226,11 +227,10 @@ void visitInto(const ComponentSpec &c, int64_t seqQ, int64_t seqK,
   ComponentTileRow row;
   auto emit = [&](const Space &space, int64_t cls) {
     if (options.byKey)
-      visitClass(transposed(space), cls, options.blockK, options.blockQ, exact,
-                 options.keepTiles, row, visit);
-    else
-      visitClass(space, cls, options.blockQ, options.blockK, exact, options.keepTiles, row,
+      visitClass(transposed(space), cls, options.blockK, options.blockQ, exact, options, row,
                  visit);
+    else
+      visitClass(space, cls, options.blockQ, options.blockK, exact, options, row, visit);
   };
   // The keys row q may attend under the bands and bounds alone: [first,
   // last], empty when first > last; both ends increase with q.

@@ -68,7 +68,7 @@ std::vector<std::string> componentPathSets(const Bundle &bundle) {
 
 ComponentTileLists buildComponentTileLists(const ComponentSpec &component, int64_t seqQ,
                                            int64_t seqK, int64_t blockQ, int64_t blockK,
-                                           LayoutOrder order) {
+                                           LayoutOrder order, bool everyRow) {
   ComponentTileLists lists;
   lists.blockQ = blockQ;
   lists.blockK = blockK;
@@ -93,13 +93,23 @@ ComponentTileLists buildComponentTileLists(const ComponentSpec &component, int64
     lists.start.push_back(static_cast<int64_t>(lists.tiles.size()));
   };
   ComponentTileOptions options{blockQ, blockK, /*keepTiles=*/false,
-                               /*byKey=*/order == LayoutOrder::ByKey};
+                               /*byKey=*/order == LayoutOrder::ByKey, /*emptyRows=*/everyRow};
+  if (everyRow && options.byKey)
+    throw Error("every row of a component's lists is asked for by query only");
   ComponentTiles tiles = visitComponentTileRows(component, seqQ, seqK, options, append);
   if (tiles.status == ComponentTiles::Status::NotAnalytic)
     throw Error("component of form " + component.form + " has no closed-form tiles: " +
                 tiles.reason);
-  for (int64_t cls = 0; cls < tiles.classes; ++cls)
+  int64_t queries = 0;
+  for (int64_t cls = 0; cls < tiles.classes; ++cls) {
     appendClass(lists.classes, component, cls, seqQ, seqK);
+    queries += lists.classes[6 * cls + 2];
+  }
+  // The epilogues that write O rely on it (attnc_components.cuh).
+  if (queries != seqQ)
+    throw Error("internal error: the " + std::to_string(tiles.classes) +
+                " classes of a component of form " + component.form + " hold " +
+                std::to_string(queries) + " queries, not Nq = " + std::to_string(seqQ));
   return lists;
 }
 

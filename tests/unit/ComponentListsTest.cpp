@@ -1,18 +1,19 @@
 // The runtime's component tile lists (attn::buildComponentTileLists, what the
 // component kernels read), by query and by key, against brute force: every
 // row and column a list names, mapped to (i, j) the way the kernel maps
-// them, is in range;
-// every pair of the component (its own predicate, evaluated on the IR) lies
-// in exactly one listed tile of its class, no position in two; a FULL tile
-// holds only pairs of the component, and for an exact component every listed
-// tile holds a pair and is FULL exactly when all of it is pairs (strided_merged
-// and fixed, whose later components are exact through the bounds of their
-// negated earlier terms, also at random strides). The components come from the bundle,
-// written and read back. Bundled strided, strided_merged, fixed (c = 16, 32)
-// and the three-component test pattern at lengths that are not multiples of
-// the stride or the tiles, Nq != Nk, the kernel's 128 x 64 tiles and small
-// ones; random patterns; which sets the runtime runs through their
-// components, and ATTNC_COMPONENTS=0.
+// them, is in range; every pair of the component (its own predicate,
+// evaluated on the IR) lies in exactly one listed tile of its class, no
+// position in two; a FULL tile holds only pairs of the component, and for an
+// exact component every listed tile holds a pair and is FULL exactly when all
+// of it is pairs (strided_merged and fixed, whose later components are exact
+// through the bounds of their negated earlier terms, also at random
+// strides); with every row asked for, the same tiles and each query in
+// exactly one row. The components come from the bundle, written and read
+// back. Bundled strided, strided_merged, fixed (c = 16, 32) and the
+// three-component test pattern at lengths that are not multiples of the
+// stride or the tiles, Nq != Nk, the kernel's 128 x 64 tiles and small ones;
+// random patterns; fixed at N = 1M in closed form; which sets the runtime
+// runs through their components, and ATTNC_COMPONENTS=0.
 #include "attnc/Dialect/Attn/Evaluator.h"
 #include "attnc/frontend/Frontend.h"
 #include "attnc/mlirgen/MLIRGen.h"
@@ -99,6 +100,42 @@ int64_t tileAt(const attn::ComponentTileLists &lists, int64_t r, int64_t index) 
                         : lists.fullRange[2 * r] + (index - listed);
 }
 
+/// The lists with every row (what the only, first and last component of a
+/// set run over): the same tiles, and each query in exactly one row's tile.
+void checkEveryRow(const attn::BundleComponent &spec, const attn::ComponentTileLists &lists,
+                   int64_t seqQ, int64_t seqK, const std::string &where) {
+  attn::ComponentTileLists every = attn::buildComponentTileLists(
+      spec, seqQ, seqK, lists.blockQ, lists.blockK, attn::LayoutOrder::ByQuery, true);
+  const int64_t offset = spec.aligned ? seqK - seqQ : 0;
+  std::vector<int> reached(seqQ);
+  int64_t matched = 0, outOfRange = 0;
+  for (int64_t r = 0, s = 0; r < every.rows(); ++r) {
+    const int64_t c = every.rowOf[2 * r], tq = every.rowOf[2 * r + 1];
+    const int64_t *cls = &every.classes[6 * c];
+    for (int64_t a = tq * lists.blockQ; a < std::min(cls[2], (tq + 1) * lists.blockQ); ++a) {
+      const int64_t i = position(spec.queryMap, cls[0], cls[1] + a) - offset;
+      if (i < 0 || i >= seqQ)
+        ++outOfRange;
+      else
+        ++reached[i];
+    }
+    if (every.rowTiles(r) == 0)
+      continue;
+    // The rows with tiles are the lists' own, in order.
+    const bool same = s < lists.rows() && lists.rowOf[2 * s] == c &&
+                      lists.rowOf[2 * s + 1] == tq && lists.rowTiles(s) == every.rowTiles(r) &&
+                      lists.partialCount[s] == every.partialCount[r] &&
+                      lists.fullRange[2 * s] == every.fullRange[2 * r];
+    EXPECT_TRUE(same) << where << ": every row's lists, row " << r << " is not row " << s;
+    matched += same;
+    ++s;
+  }
+  EXPECT_EQ(matched, lists.rows()) << where << ": rows with tiles lost in every row's lists";
+  EXPECT_EQ(outOfRange, 0) << where << ": every row's lists reach past the queries";
+  const int64_t once = std::count(reached.begin(), reached.end(), 1);
+  EXPECT_EQ(once, seqQ) << where << ": every row's lists do not reach each query once";
+}
+
 /// One component's lists with blockQ x blockK tiles in `order` against
 /// `in`, its pairs.
 void checkTiles(const attn::BundleComponent &spec, const std::vector<char> &in, int64_t seqQ,
@@ -162,6 +199,8 @@ void checkTiles(const attn::BundleComponent &spec, const std::vector<char> &in, 
   EXPECT_EQ(twice, 0) << where << ": positions in more than one tile";
   EXPECT_EQ(missed, 0) << where << ": pairs of the component in no listed tile";
   stats.rows += lists.rows(), stats.pairs += pairs;
+  if (!byKey)
+    checkEveryRow(spec, lists, seqQ, seqK, where);
 }
 
 using Blocks = std::vector<std::pair<int64_t, int64_t>>;

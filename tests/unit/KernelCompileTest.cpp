@@ -61,8 +61,6 @@ void expectEntryPoints(const attn::Bundle &bundle, const attn::Binary &binary,
   for (const attn::BundleComponent &component : bundle.components)
     if (std::count(sets.begin(), sets.end(), component.set))
       kernels.push_back(component.forwardKernel);
-  if (!sets.empty())
-    kernels.push_back("attnc_components_finish");
   for (const std::string &kernel : kernels)
     EXPECT_NE(binary.bytes.find(kernel), std::string::npos) << what << ": " << kernel;
 }

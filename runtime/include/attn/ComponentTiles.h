@@ -78,6 +78,8 @@ struct ComponentTileOptions {
   // Rows of tiles are key tiles, each listing query tiles (dK and dV);
   // else query tiles listing key tiles.
   bool byKey = false;
+  // Visit the rows of tiles that meet no tile too.
+  bool emptyRows = false;
 };
 
 // One row of a component's tiles: a class's query tile (by key: key tile)
@@ -128,7 +130,8 @@ struct ComponentTiles {
   double density() const { return area ? double(pairs) / double(area) : 0.0; }
 };
 
-// Visits the rows of tiles of `component` that meet at least one tile, for
+// Visits the rows of tiles of `component` that meet at least one tile (every
+// row with emptyRows), for
 // one head of its class at Nq = seqQ, Nk = seqK, by class and row tile, in
 // O(query (by key: key) positions + PARTIAL tiles): the FULL tiles cost
 // nothing each. Returns the status, reason and classes (no counts, no tiles).

@@ -52,12 +52,15 @@ struct ComponentTileLists {
 };
 
 // The lists of `component` at Nq = seqQ, Nk = seqK with tiles of blockQ
-// queries by blockK keys, from visitComponentTileRows. Throws attn::Error
+// queries by blockK keys, from visitComponentTileRows; with `everyRow`, by
+// query, also the rows of tiles that meet no tile, so that a kernel over the
+// lists reaches every query (the classes partition them). Throws attn::Error
 // when the component has no closed form or a list does not fit the kernels'
 // 32-bit indices.
 ComponentTileLists buildComponentTileLists(const ComponentSpec &component, int64_t seqQ,
                                            int64_t seqK, int64_t blockQ, int64_t blockK,
-                                           LayoutOrder order = LayoutOrder::ByQuery);
+                                           LayoutOrder order = LayoutOrder::ByQuery,
+                                           bool everyRow = false);
 
 // ComponentTileLists on the device; the buffers are shared by copies.
 struct DeviceComponentLists {
