@@ -65,36 +65,71 @@ __device__ __forceinline__ void attnc_layout_append(bool flag, int32_t col, int3
   count += __popc(mask);
 }
 
+/// The box of query rows by key columns of tiles [first, last] of row r
+/// (columns are key tiles, by key query tiles), classified.
+template <attnc_classify_fn Classify>
+__device__ __forceinline__ attnc_truth attnc_layout_classify(const attnc_layout_args &args,
+                                                             const attnc_tensors &tensors,
+                                                             int64_t h, int64_t r, int64_t first,
+                                                             int64_t last) {
+  const int64_t t_lo = args.by_key ? first : r, t_hi = args.by_key ? last : r;
+  const int64_t c_lo = args.by_key ? r : first, c_hi = args.by_key ? r : last;
+  const int64_t i_lo = t_lo * args.block_q, j_lo = c_lo * args.block_k;
+  const int64_t i_hi = attnc_min_i64(args.shape.Nq, (t_hi + 1) * args.block_q) - 1;
+  const int64_t j_hi = attnc_min_i64(args.shape.Nk, (c_hi + 1) * args.block_k) - 1;
+  return Classify(args.shape, tensors, args.b_hi, h, i_lo, i_hi, j_lo, j_hi);
+}
+
+/// A warp per row. Each lane first classifies a chunk of 32 columns as one
+/// box: a chunk that holds no pair is skipped and one that is all pairs is
+/// FULL throughout, so that a row costs O(columns / 32 + tiles listed)
+/// rather than a classification per column; only the others are classified
+/// column by column. The twins' answers only sharpen as the box narrows
+/// (LayoutSoundness.TwinAnswersOnlySharpenAsTheBoxNarrows), so this lists the same tiles as
+/// classifying every column, as the CPU builder does.
 template <attnc_classify_fn Classify>
 __device__ __forceinline__ void attnc_layout_kernel(const attnc_layout_args &args,
                                                     const attnc_tensors &tensors) {
   // Whole warps leave together, so every lane of a live warp takes part in
-  // the ballots.
+  // the ballots and shuffles.
   int64_t row = (int64_t)blockIdx.x * ATTNC_LAYOUT_WARPS_PER_BLOCK + threadIdx.x / 32;
   if (row >= args.shape.H * args.rows)
     return;
+  const int lane = threadIdx.x % 32;
   int64_t h = row / args.rows, r = row % args.rows;
   const bool counting = args.tiles == nullptr;
   int32_t *partial = counting ? nullptr : args.tiles + args.start[row];
   int32_t *full = counting ? nullptr : partial + args.partial_count[row];
   int32_t full_count = 0, partial_count = 0;
   const int64_t cols = args.skip_head && args.skip_head[h] ? 0 : args.cols;
-  for (int64_t base = 0; base < cols; base += 32) {
-    int64_t col = base + threadIdx.x % 32;
-    bool is_full = false, is_partial = false;
-    if (col < cols) {
-      int64_t t = args.by_key ? col : r, c = args.by_key ? r : col;
-      int64_t i_lo = t * args.block_q, j_lo = c * args.block_k;
-      int64_t i_hi = attnc_min_i64(args.shape.Nq, i_lo + args.block_q) - 1;
-      int64_t j_hi = attnc_min_i64(args.shape.Nk, j_lo + args.block_k) - 1;
-      attnc_truth truth = Classify(args.shape, tensors, args.b_hi, h, i_lo, i_hi, j_lo, j_hi);
-      is_full = !truth.may_be_false;
-      is_partial = truth.may_be_true && truth.may_be_false;
+  constexpr int64_t kChunk = 32;
+  for (int64_t base = 0; base < cols; base += 32 * kChunk) {
+    // 0: no pair, 1: all pairs, 2: classify its columns.
+    int kind = 0;
+    const int64_t first = base + lane * kChunk;
+    if (first < cols) {
+      attnc_truth truth = attnc_layout_classify<Classify>(
+          args, tensors, h, r, first, attnc_min_i64(cols, first + kChunk) - 1);
+      kind = !truth.may_be_false ? 1 : truth.may_be_true ? 2 : 0;
     }
-    attnc_layout_append(is_full, (int32_t)col, full, full_count);
-    attnc_layout_append(is_partial, (int32_t)col, partial, partial_count);
+    for (int chunk = 0; chunk < 32; ++chunk) {
+      const int chunk_kind = __shfl_sync(0xffffffffu, kind, chunk);
+      if (chunk_kind == 0)
+        continue;
+      const int64_t col = base + chunk * kChunk + lane;
+      bool is_full = false, is_partial = false;
+      if (col < cols && chunk_kind == 1) {
+        is_full = true;
+      } else if (col < cols) {
+        attnc_truth truth = attnc_layout_classify<Classify>(args, tensors, h, r, col, col);
+        is_full = !truth.may_be_false;
+        is_partial = truth.may_be_true && truth.may_be_false;
+      }
+      attnc_layout_append(is_full, (int32_t)col, full, full_count);
+      attnc_layout_append(is_partial, (int32_t)col, partial, partial_count);
+    }
   }
-  if (counting && threadIdx.x % 32 == 0) {
+  if (counting && lane == 0) {
     args.partial_count[row] = partial_count;
     args.start[row + 1] = full_count + partial_count;
   }

@@ -1,7 +1,8 @@
 // Soundness of the block layout, as a property: for every pattern, random
 // parameters and shapes, no FULL tile holds a dropped pair and no EMPTY tile
 // an attended one, checked element by element against the reference
-// interpreter.
+// interpreter; and the interval twins' answers only sharpen as a box narrows
+// (what the GPU layout kernel's chunks rely on).
 #include "PatternCorpus.h"
 #include "attnc/frontend/Frontend.h"
 #include "attnc/layout/Layout.h"
@@ -12,6 +13,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 
 namespace {
@@ -99,8 +101,21 @@ void checkTiles(const layout::Layout &result, const interp::Interpreter &oracle,
   }
 }
 
-TEST(LayoutSoundness, NoFullTileDropsAndNoEmptyTileAttendsAPair) {
-  std::mt19937 rng(5309);
+/// One random case: a corpus pattern with random parameters and tensors at a
+/// random shape, ready for the layout builder and the reference interpreter.
+struct RandomCase {
+  attnc::attn::PatternEvaluator &twins;
+  const interp::Interpreter &oracle;
+  attnc::attn::Sizes sizes;
+  layout::LayoutOptions options;
+  std::string where;
+};
+
+/// Calls `check` on `cases` random cases, tiles drawn from `tileSizes`.
+template <typename Check>
+void forRandomCases(int cases, uint32_t seed, const std::vector<int64_t> &tileSizes,
+                    const Check &check) {
+  std::mt19937 rng(seed);
   // Parse once; every case re-specializes.
   std::vector<CheckedFile> files = test::checkedCorpus();
   std::vector<std::pair<const CheckedFile *, const ast::Pattern *>> patterns;
@@ -109,9 +124,7 @@ TEST(LayoutSoundness, NoFullTileDropsAndNoEmptyTileAttendsAPair) {
       patterns.emplace_back(&file, pattern.get());
   EXPECT_GE(test::bundledPatternCount(), 15u);
 
-  const int64_t tileSizes[] = {32, 64, 128};
-  Violations seen;
-  for (int n = 0; n < kCases; ++n) {
+  for (int n = 0; n < cases && !::testing::Test::HasFailure(); ++n) {
     auto [file, pattern] = patterns[n % patterns.size()];
     std::vector<std::string> defines = randomDefines(*pattern, rng);
     auto values = interp::bindParams(*pattern, defines);
@@ -119,7 +132,8 @@ TEST(LayoutSoundness, NoFullTileDropsAndNoEmptyTileAttendsAPair) {
     int64_t seqQ = randomLength(rng);
     int64_t seqK = rng() % 2 ? seqQ : randomLength(rng);
     interp::Shape shape{1 + int64_t(rng() % 8), seqQ, seqK, 64};
-    layout::LayoutOptions options{tileSizes[rng() % 3], tileSizes[rng() % 3], false};
+    layout::LayoutOptions options{tileSizes[rng() % tileSizes.size()],
+                                  tileSizes[rng() % tileSizes.size()], false};
 
     mlir::MLIRContext context;
     test::Tensors tensors;
@@ -131,23 +145,89 @@ TEST(LayoutSoundness, NoFullTileDropsAndNoEmptyTileAttendsAPair) {
     attnc::attn::Sizes sizes{shape.numHeads, shape.seqQ, shape.seqK, shape.headDim};
     attnc::attn::PatternEvaluator twins(*module->getBody()->getOps<attnc::attn::PatternOp>().begin(), sizes,
                                  tensors.ir);
-    auto result = layout::buildLayout(twins, nullptr, sizes, options);
-    ASSERT_TRUE(static_cast<bool>(result)) << llvm::toString(result.takeError());
-
     std::string where = pattern->name + " Nq=" + std::to_string(seqQ) +
                         " Nk=" + std::to_string(seqK) + " H=" + std::to_string(shape.numHeads) +
                         " tiles " + std::to_string(options.blockQ) + "x" +
                         std::to_string(options.blockK);
     for (const std::string &define : defines)
       where += " -D " + define;
-    checkTiles(*result, *oracle, rng, where, seen);
+    check(RandomCase{twins, *oracle, sizes, options, where}, rng);
   }
+}
+
+TEST(LayoutSoundness, NoFullTileDropsAndNoEmptyTileAttendsAPair) {
+  Violations seen;
+  forRandomCases(kCases, 5309, {32, 64, 128}, [&](const RandomCase &c, std::mt19937 &rng) {
+    auto result = layout::buildLayout(c.twins, nullptr, c.sizes, c.options);
+    ASSERT_TRUE(static_cast<bool>(result)) << llvm::toString(result.takeError());
+    checkTiles(*result, c.oracle, rng, c.where, seen);
+  });
   EXPECT_EQ(seen.failures, 0);
   EXPECT_GT(seen.tilesChecked, kCases); // FULL and EMPTY tiles do occur
   std::printf("layout soundness: %d cases (%lld checked whole), %lld FULL/EMPTY tiles "
               "checked pair by pair, %lld violations\n",
               kCases, static_cast<long long>(seen.wholeCases),
               static_cast<long long>(seen.tilesChecked), static_cast<long long>(seen.failures));
+}
+
+/// The GPU layout kernel classifies a chunk of 32 tiles of a row (by key: of
+/// a column) as one box first, skips it when the twin says it holds no pair
+/// and lists it FULL when it says all pairs (runtime/kernels/attnc_layout.cuh).
+/// That lists the tiles the CPU builder lists, one by one, only if every
+/// tile of such a chunk gets the same answer alone: the twins' answers must
+/// only sharpen as a box narrows. Checked on random chunks along rows and
+/// along columns.
+TEST(LayoutSoundness, TwinAnswersOnlySharpenAsTheBoxNarrows) {
+  constexpr int64_t kChunk = 32;
+  constexpr int kSamples = 200; // random chunks of each kind per case
+  int64_t emptyChunks = 0, fullChunks = 0, contradicted = 0;
+  forRandomCases(400, 2612, {1, 2, 4, 8, 16}, [&](const RandomCase &c, std::mt19937 &rng) {
+    const int64_t bq = c.options.blockQ, bk = c.options.blockK;
+    const int64_t rows = (c.sizes.seqQ + bq - 1) / bq, cols = (c.sizes.seqK + bk - 1) / bk;
+    // The twin's (may be true, may be false) of query tiles [t0, t1] by key tiles [k0, k1].
+    auto classify = [&](int64_t h, int64_t t0, int64_t t1, int64_t k0, int64_t k1) {
+      auto answer = c.twins.classify(h, t0 * bq, std::min(c.sizes.seqQ, (t1 + 1) * bq) - 1,
+                                     k0 * bk, std::min(c.sizes.seqK, (k1 + 1) * bk) - 1);
+      EXPECT_TRUE(mlir::succeeded(answer)) << c.where;
+      return mlir::succeeded(answer) ? *answer : std::make_pair(true, true);
+    };
+    auto check = [&](int64_t h, std::pair<bool, bool> chunk, int64_t t, int64_t k) {
+      auto [mayBeTrue, mayBeFalse] = chunk;
+      auto [tileTrue, tileFalse] = classify(h, t, t, k, k);
+      if ((!mayBeTrue && tileTrue) || (!mayBeFalse && tileFalse)) {
+        if (++contradicted <= 10)
+          ADD_FAILURE() << c.where << ": head " << h << " tile (" << t << ", " << k
+                        << ") is less sure alone than its chunk";
+      }
+    };
+    auto count = [&](std::pair<bool, bool> chunk) {
+      emptyChunks += !chunk.first;
+      fullChunks += !chunk.second;
+      return chunk.first != chunk.second; // decided: EMPTY or FULL
+    };
+    auto pick = [&](int64_t n) { return std::uniform_int_distribution<int64_t>(0, n - 1)(rng); };
+    for (int sample = 0; sample < kSamples; ++sample) {
+      // A chunk of a row (the by-query layout's), then one of a column (by key).
+      const int64_t h = pick(c.sizes.numHeads), t = pick(rows), k = pick(cols);
+      const int64_t k0 = k / kChunk * kChunk, k1 = std::min(cols, k0 + kChunk) - 1;
+      auto chunk = classify(h, t, t, k0, k1);
+      if (count(chunk))
+        for (int64_t key = k0; key <= k1; ++key)
+          check(h, chunk, t, key);
+      const int64_t t0 = t / kChunk * kChunk, t1 = std::min(rows, t0 + kChunk) - 1;
+      chunk = classify(h, t0, t1, k, k);
+      if (count(chunk))
+        for (int64_t query = t0; query <= t1; ++query)
+          check(h, chunk, query, k);
+    }
+  });
+  EXPECT_EQ(contradicted, 0);
+  EXPECT_GT(emptyChunks, 10000);
+  EXPECT_GT(fullChunks, 10000);
+  std::printf("twin chunks: %lld EMPTY and %lld FULL chunks of up to %lld tiles, %lld tiles "
+              "less sure alone\n",
+              static_cast<long long>(emptyChunks), static_cast<long long>(fullChunks),
+              static_cast<long long>(kChunk), static_cast<long long>(contradicted));
 }
 
 } // namespace
