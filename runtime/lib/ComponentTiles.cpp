@@ -12,11 +12,13 @@ namespace {
 /// An unbounded side of a band (far from overflow for any sequence length).
 constexpr int64_t kUnbounded = INT64_MAX / 4;
 
-int64_t floorMod(int64_t a, int64_t b) {
-  int64_t r = a % b;
-  return r < 0 ? r + b : r;
+/// Floor division and modulo, b > 0, one hardware division (the per-row
+/// intervals below call them a few times per row).
+int64_t floorDiv(int64_t a, int64_t b) {
+  const int64_t q = a / b;
+  return q * b > a ? q - 1 : q;
 }
-int64_t floorDiv(int64_t a, int64_t b) { return (a - floorMod(a, b)) / b; }
+int64_t floorMod(int64_t a, int64_t b) { return a - floorDiv(a, b) * b; }
 int64_t ceilDiv(int64_t a, int64_t b) { return -floorDiv(-a, b); }
 
 /// One class in its own coordinates: rows a in [0, na), columns b in [0,
@@ -304,7 +306,8 @@ void visitInto(const ComponentSpec &c, int64_t seqQ, int64_t seqK,
     // Gathered keys below x (j mod l in [lo, hi)); column b is the b-th. It
     // does not decrease with x, so neither do the rows' ends.
     auto gathered = [=](int64_t x) {
-      return floorDiv(x, l) * width + std::clamp<int64_t>(floorMod(x, l) - lo, 0, width);
+      const int64_t block = floorDiv(x, l);
+      return block * width + std::clamp<int64_t>(x - block * l - lo, 0, width);
     };
     Space space;
     space.na = seqQ, space.nb = gathered(seqK);
