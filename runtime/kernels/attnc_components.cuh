@@ -90,10 +90,18 @@ namespace attnc_components {
 
 using namespace attnc_fwd;
 
-/// Position of tile row t >= 0 of `map` from a class's `base`.
+/// Position of tile row t >= 0 of `map` from a class's `base`. t < 2^30
+/// (a class's rows are below kMaxSequenceLength = 2^29, its first row below
+/// inner), so a 32-bit division serves, and a strided map (inner 1), the
+/// residue classes', needs none: a 64-bit division costs tens of
+/// instructions, and the loads ask for a position per row.
 __device__ __forceinline__ int64_t map_position(const attnc_tile_map &map, int64_t base,
                                                 int64_t t) {
-  return base + (t / map.inner) * map.outer_stride + (t % map.inner) * map.inner_stride;
+  if (map.inner == 1)
+    return base + t * map.outer_stride;
+  const uint32_t row = (uint32_t)t, inner = (uint32_t)map.inner;
+  const uint32_t group = row / inner;
+  return base + (int64_t)group * map.outer_stride + (int64_t)(row - group * inner) * map.inner_stride;
 }
 
 /// Where the pairs of a component's tile sit: this thread's rows' i (once
@@ -138,7 +146,8 @@ __device__ __forceinline__ void map_columns(MappedPairs &pairs, const attnc_tile
     return;
   }
   const int64_t base = cls.col_base;
-  int64_t group = t_first / map.inner, within = t_first % map.inner;
+  const uint32_t inner = (uint32_t)map.inner;
+  int64_t group = (uint32_t)t_first / inner, within = (uint32_t)t_first - group * inner;
 #pragma unroll
   for (int k = 0; k < 2 * kNTiles; ++k) {
     if (k > 0) { // +1 to an odd k, +7 to an even one
