@@ -260,8 +260,10 @@ __device__ __forceinline__ void load_query_stats(float *stats, const attnc_backw
 //             do_smem, g, t), load_query_stats(stats, g, t) and
 //             with_pairs(tile, t, body), body(pairs) with the transposed
 //             Pairs of query tile t.
-// The pairs are handed to a body rather than returned: a returned Pairs cost
-// the dK/dV kernel more spills (ptxas at sm_90a), one built in place none.
+// Side::Pairs names the type of the pairs. They are handed to a body rather
+// than returned: a returned Pairs cost the dK/dV kernel more spills (ptxas at
+// sm_90a), one built in place none. (NVRTC takes no generic lambda in device
+// code, hence the named type.)
 //===----------------------------------------------------------------------===//
 
 /// dQ (before the scale) of a CTA's 64 query rows over the key tiles of
@@ -301,14 +303,14 @@ __device__ __forceinline__ void attnc_backward_dq_loop(attnc_bwd::RowsOfD &dq,
     gemm_abt(s, q_smem, k_smem, warp_row, lane);
     if (Pattern::has_tensor_grad)
       copy(raw, s);
-    side.with_pairs(tile, index, [&](const auto &pairs) {
+    side.with_pairs(tile, index, [&](const typename Side::Pairs &pairs) {
       tile_logits<Pattern>(s, score_grad, index < tiles.partial_count, tile, pairs, warp_row,
                            lane);
       gemm_abt(dp, do_smem, v_smem, warp_row, lane);
       if (Pattern::has_tensor_grad)
         probabilities_and_grads<false, Pattern::has_score>(
             s, dp, score_grad, stats, stats + kBlock, warp_row, lane,
-            TensorGradSink<Pattern, typename NotDeduced<decltype(pairs)>::type>{
+            TensorGradSink<Pattern, typename Side::Pairs>{
                 tile, grads, raw, pairs, warp_row, lane});
       else
         probabilities_and_grads<false, Pattern::has_score>(s, dp, score_grad, stats,
@@ -374,7 +376,7 @@ __device__ __forceinline__ void attnc_backward_dkdv_loop(attnc_bwd::RowsOfD &dk,
     tile.h = side.head(g);
     Scores st, dpt, score_grad;
     gemm_abt(st, k_smem, q_smem, warp_row, lane);
-    side.with_pairs(tile, list.at(index), [&](const auto &pairs) {
+    side.with_pairs(tile, list.at(index), [&](const typename Side::Pairs &pairs) {
       tile_logits<Pattern>(st, score_grad, index < list.partial_count, tile, pairs, warp_row,
                            lane);
     });
@@ -394,6 +396,7 @@ namespace attnc_bwd {
 /// The dQ side of a contiguous query tile of head h: query rows from q0, the
 /// key tiles of `tiles` (with_pairs() sets tile.k0).
 struct ContiguousQueryTile {
+  typedef ContiguousPairs<false> Pairs;
   const attnc_backward_args &args;
   const TileList &tiles;
   int64_t b, h, kv_h, q0;
@@ -428,6 +431,7 @@ struct ContiguousQueryTile {
 /// k0, the query tiles of each group head's row of the key-major layout
 /// (with_pairs() sets tile.q0).
 struct ContiguousKeyTile {
+  typedef ContiguousPairs<true> Pairs;
   const attnc_backward_args &args;
   int64_t b, kv_h, group, c, k0;
   bool ragged;

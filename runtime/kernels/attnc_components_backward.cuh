@@ -88,7 +88,8 @@ using attnc_components::map_position;
 using attnc_components::map_positions;
 
 /// The backward's tiles: one m16 tile of rows per warp by kNTiles columns.
-template <bool Transposed> using Pairs = attnc_components::MappedTilePairs<1, kNTiles, Transposed>;
+template <bool Transposed>
+using Pairs = attnc_components::MappedTilePairs<1, kNTiles, Transposed>;
 
 /// i of row a of class `cls`'s queries.
 __device__ __forceinline__ int64_t query_of(const attnc_component_backward_args &args,
@@ -152,6 +153,7 @@ __device__ __forceinline__ uint32_t map_rows(int32_t (&row)[2], int64_t a0, int6
 /// The dQ side of a component's query tile: the class's query rows from a0
 /// of head h, the key tiles of `tiles`.
 struct MappedQueryTile {
+  typedef attnc_components_bwd::Pairs<false> Pairs;
   const attnc_component_backward_args &args;
   const attnc_component_class &cls;
   const TileList &tiles;
@@ -170,7 +172,7 @@ struct MappedQueryTile {
   }
   template <typename Body>
   __device__ __forceinline__ void with_pairs(TileContext &, int index, const Body &body) const {
-    Pairs<false> pairs;
+    Pairs pairs;
     pairs.row[0] = rows[0];
     pairs.row[1] = rows[1];
     map_positions(pairs.col, pairs.key_in_class, args.key_map, cls.col_base, cls.first_col,
@@ -183,6 +185,7 @@ struct MappedQueryTile {
 /// of kv head kv_h, the query tiles of `list` for each of the class's query
 /// heads of the group.
 struct MappedKeyTile {
+  typedef attnc_components_bwd::Pairs<true> Pairs;
   const attnc_component_backward_args &args;
   const attnc_component_class &cls;
   const TileList &list;
@@ -206,7 +209,7 @@ struct MappedKeyTile {
   }
   template <typename Body>
   __device__ __forceinline__ void with_pairs(TileContext &, int64_t t, const Body &body) const {
-    Pairs<true> pairs;
+    Pairs pairs;
     pairs.row[0] = keys[0];
     pairs.row[1] = keys[1];
     pairs.key_in_class = key_in_class;
