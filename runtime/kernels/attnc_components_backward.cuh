@@ -213,13 +213,15 @@ struct MappedKeyTile {
     pairs.row[0] = keys[0];
     pairs.row[1] = keys[1];
     pairs.key_in_class = key_in_class;
-    // Queries past the class get P = 0 from their statistics.
+    // Queries past the class get P = 0 from their statistics; their i is 0,
+    // as the forward's rows past the class, so that the mask reads no tensor
+    // out of bounds.
     uint32_t in_class;
     map_positions(pairs.col, in_class, args.query_map, cls.row_base, cls.first_row, cls.rows,
                   t * kBlock, lane);
 #pragma unroll
     for (int k = 0; k < 2 * kNTiles; ++k)
-      pairs.col[k] -= (int32_t)args.query_offset;
+      pairs.col[k] = ((in_class >> k) & 1u) ? pairs.col[k] - (int32_t)args.query_offset : 0;
     body(pairs);
   }
 };
