@@ -473,7 +473,8 @@ void Attention::Impl::addBackwardLists(ComponentClassLayout &layout,
                     "' has " + std::to_string(lists.rows()) + " rows of backward tiles " +
                     (order == LayoutOrder::ByKey ? "by key" : "by query") +
                     " at this problem size: at most " + std::to_string(kMaxGridY) +
-                    " (unset ATTNC_COMPONENTS_BACKWARD to run its set's own tiles)");
+                    " (without KernelOptions::componentsBackward and ATTNC_COMPONENTS_BACKWARD=1 "
+                    "the backward runs its set's own tiles)");
       (order == LayoutOrder::ByKey ? layout.backwardByKey : layout.backwardByQuery)
           .push_back(uploadComponentLists(c, lists));
     }
