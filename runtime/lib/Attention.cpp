@@ -134,6 +134,16 @@ static_assert(sizeof(ComponentsBackwardFinishArgs) == 5 * 8 + 8 * 8 + 9 * 8);
 
 constexpr const char *kComponentsBackwardFinishKernel = "attnc_components_backward_finish";
 
+/// Whether the classes of a component with `classes` classes and tile map
+/// `map` ([base, base_step, inner, outer_stride, inner_stride]) are provably
+/// apart: one class, or strided classes whose bases step by at most
+/// outer_stride / classes (residue classes). The component backward's
+/// read-modify-write needs every row in one class.
+bool classesApart(const TileMap &map, int64_t classes) {
+  const int64_t baseStep = map[1], inner = map[2], outerStride = map[3];
+  return classes == 1 || (inner == 1 && baseStep >= 1 && baseStep * classes <= outerStride);
+}
+
 /// `host` in a new device buffer.
 std::shared_ptr<DeviceBuffer> uploaded(const std::vector<int32_t> &host) {
   auto buffer = std::make_shared<DeviceBuffer>(std::max<std::size_t>(host.size(), 1) *
@@ -464,10 +474,16 @@ void Attention::Impl::addBackwardLists(ComponentClassLayout &layout,
   layout.deviceGroupHeads = uploaded(groupHeads);
   for (const DeviceComponentLists &forward : layout.components) {
     const std::size_t c = forward.component;
+    const BundleComponent &component = bundle.components[c];
+    if (!classesApart(component.queryMap, component.classes) ||
+        !classesApart(component.keyMap, component.classes))
+      throw Error("component " + std::to_string(c) + " of pattern '" + bundle.pattern +
+                  "' has classes whose rows may overlap: its backward cannot run through its "
+                  "components (without KernelOptions::componentsBackward and "
+                  "ATTNC_COMPONENTS_BACKWARD=1 it runs its set's own tiles)");
     for (LayoutOrder order : {LayoutOrder::ByQuery, LayoutOrder::ByKey}) {
-      ComponentTileLists lists =
-          buildComponentTileLists(bundle.components[c], problem.seqQ, problem.seqK,
-                                  kBackwardBlock, kBackwardBlock, order);
+      ComponentTileLists lists = buildComponentTileLists(
+          component, problem.seqQ, problem.seqK, kBackwardBlock, kBackwardBlock, order);
       if (lists.rows() > kMaxGridY)
         throw Error("component " + std::to_string(c) + " of pattern '" + bundle.pattern +
                     "' has " + std::to_string(lists.rows()) + " rows of backward tiles " +
