@@ -133,18 +133,21 @@ __device__ __forceinline__ void probabilities_and_grads(Scores &s, Scores &dp,
 
 /// Adds each attended pair's share of the float tensors' gradients
 /// (Pattern::tensor_grad, from the compiler's attn.tensor_grad): needs the
-/// pair's value before bias and score, kept from the raw scores.
-template <typename Pattern> struct TensorGradSink {
+/// pair's value before bias and score, kept from the raw scores; `pairs` says
+/// where the pairs of the (untransposed) tile sit.
+template <typename Pattern, typename Pairs> struct TensorGradSink {
   const TileContext &tile;
   const attnc_tensor_grads &grads;
   const Scores &raw;
+  const Pairs &pairs;
   int warp_row, lane;
 
   __device__ __forceinline__ void operator()(int n, int e, float p, float d_logit) const {
     if (p == 0.f)
       return;
-    int64_t i = tile.q0 + element_row(warp_row, 0, e, lane);
-    int64_t j = tile.k0 + element_col(n, e, lane);
+    const int row = element_row(warp_row, 0, e, lane), col = element_col(n, e, lane);
+    int64_t i = pairs.query(0, n, e, row, col);
+    int64_t j = pairs.key(0, n, e, row, col);
     Pattern::tensor_grad(tile.shape, *tile.tensors, grads, tile.b, tile.h, i, j,
                          raw[0][n][e] * tile.scale, d_logit);
   }
@@ -168,16 +171,17 @@ __device__ __forceinline__ void store_rows(uint16_t *out, int64_t row_stride,
   }
 }
 
-/// The logits of a warp's tile, with the mask only on PARTIAL tiles.
-template <typename Pattern, bool Transposed>
+/// The logits of a warp's tile at `pairs`, with the mask only on PARTIAL
+/// tiles.
+template <typename Pattern, typename Pairs>
 __device__ __forceinline__ void tile_logits(Scores &s, Scores &score_grad, bool partial,
-                                            const TileContext &tile, bool ragged, int warp_row,
-                                            int lane) {
+                                            const TileContext &tile, const Pairs &pairs,
+                                            int warp_row, int lane) {
   float(*grad)[kNTiles][4] = Pattern::has_score ? score_grad : nullptr;
   if (partial)
-    logits<Pattern, true, Transposed>(s, grad, tile, ragged, warp_row, lane);
+    logits_of<Pattern, true>(s, grad, tile, pairs, warp_row, lane);
   else
-    logits<Pattern, false, Transposed>(s, grad, tile, ragged, warp_row, lane);
+    logits_of<Pattern, false>(s, grad, tile, pairs, warp_row, lane);
 }
 
 } // namespace attnc_bwd
@@ -241,47 +245,50 @@ __device__ __forceinline__ void load_query_stats(float *stats, const attnc_backw
 
 } // namespace attnc_bwd
 
-/// dQ for one (batch, head, query tile): the key tiles of the query-major
-/// layout, K and V double-buffered.
-template <typename Pattern>
-__device__ __forceinline__ void attnc_backward_dq_kernel(const attnc_backward_args &args,
-                                                         const attnc_tensors &tensors) {
-  using namespace attnc_bwd;
-  extern __shared__ __align__(128) uint16_t smem[];
-  const int lane = threadIdx.x % 32, warp_row = (threadIdx.x / 32) * 16;
-  const int64_t H = args.shape.H, Nq = args.shape.Nq, Nk = args.shape.Nk;
-  const int64_t b = blockIdx.x / H, h = blockIdx.x % H;
-  const int64_t kv_h = h / (H / args.kv_heads);
-  // The longest rows (last query tiles, under causal masks) start first.
-  const int64_t t = args.by_query.rows - 1 - blockIdx.y;
-  const int64_t q0 = t * kBlock;
-  const ListedTiles tiles(args.by_query, h * args.by_query.rows + t);
+//===----------------------------------------------------------------------===//
+// The main loops, shared by the contiguous kernels below and the component
+// kernels (attnc_components_backward.cuh). A side says where the CTA's rows
+// and the visited tiles sit and how they are loaded:
+//
+// dQ side:    load_query_tiles(q_smem, do_smem), load_query_stats(stats),
+//             load_keys(k_smem, v_smem, index) (issues, no commit) and
+//             with_pairs(tile, index, body), which calls body(pairs) with the
+//             Pairs of the index-th key tile of `tiles` (it may set the
+//             tile's position);
+// dK/dV side: load_keys(k_smem, v_smem), row_of(g) (the tile list of the
+//             group's g-th query head), head(g), load_query_tiles(q_smem,
+//             do_smem, g, t), load_query_stats(stats, g, t) and
+//             with_pairs(tile, t, body), body(pairs) with the transposed
+//             Pairs of query tile t.
+// Side::Pairs names the type of the pairs. They are handed to a body rather
+// than returned: a returned Pairs cost the dK/dV kernel more spills (ptxas at
+// sm_90a), one built in place none. (NVRTC takes no generic lambda in device
+// code, hence the named type.)
+//===----------------------------------------------------------------------===//
 
+/// dQ (before the scale) of a CTA's 64 query rows over the key tiles of
+/// `tiles`, K and V double-buffered.
+template <typename Pattern, typename Side, typename Tiles>
+__device__ __forceinline__ void attnc_backward_dq_loop(attnc_bwd::RowsOfD &dq,
+                                                       attnc_bwd::TileContext &tile,
+                                                       const Tiles &tiles,
+                                                       const attnc_tensor_grads &grads,
+                                                       const Side &side, uint16_t *smem,
+                                                       int warp_row, int lane) {
+  using namespace attnc_bwd;
   const uint32_t q_smem = smem_address(smem), do_smem = q_smem + kTileBytes;
   const uint32_t kv_smem = do_smem + kTileBytes; // two buffers of K, V
   const float *stats = query_stats(smem, 0);
-  const uint16_t *k = head_base(args.k, args.k_stride, b, kv_h);
-  const uint16_t *v = head_base(args.v, args.v_stride, b, kv_h);
   auto load_kv = [&](int index) {
-    int64_t k0 = tiles.at(index) * kBlock;
     uint32_t buffer = kv_smem + (index & 1) * 2 * kTileBytes;
-    load_tile<kBlock>(buffer, k + k0 * args.k_stride[2], args.k_stride[2], Nk - k0);
-    load_tile<kBlock>(buffer + kTileBytes, v + k0 * args.v_stride[2], args.v_stride[2], Nk - k0);
+    side.load_keys(buffer, buffer + kTileBytes, index);
     cp_async_commit();
   };
 
-  TileContext tile = make_tile(args.shape, tensors, Pattern::scale(args.shape, tensors), b, h);
-  tile.q0 = q0;
-
-  RowsOfD dq;
   clear(dq);
   if (tiles.total > 0) {
-    load_tile<kBlock>(q_smem, head_base(args.q, args.q_stride, b, h) + q0 * args.q_stride[2],
-                      args.q_stride[2], Nq - q0);
-    load_tile<kBlock>(do_smem,
-                      head_base(args.d_o, args.do_stride, b, h) + q0 * args.do_stride[2],
-                      args.do_stride[2], Nq - q0);
-    load_query_stats(query_stats(smem, 0), args, b, h, q0);
+    side.load_query_tiles(q_smem, do_smem);
+    side.load_query_stats(query_stats(smem, 0));
     load_kv(0);
   }
   for (int index = 0; index < tiles.total; ++index) {
@@ -292,30 +299,208 @@ __device__ __forceinline__ void attnc_backward_dq_kernel(const attnc_backward_ar
     if (index + 1 < tiles.total)
       load_kv(index + 1);
     const uint32_t k_smem = kv_smem + (index & 1) * 2 * kTileBytes, v_smem = k_smem + kTileBytes;
-    tile.k0 = tiles.at(index) * kBlock;
     Scores s, dp, score_grad, raw;
     gemm_abt(s, q_smem, k_smem, warp_row, lane);
     if (Pattern::has_tensor_grad)
       copy(raw, s);
-    tile_logits<Pattern, false>(s, score_grad, index < tiles.partial_count, tile,
-                                tile.k0 + kBlock > Nk, warp_row, lane);
-    gemm_abt(dp, do_smem, v_smem, warp_row, lane);
-    if (Pattern::has_tensor_grad)
-      probabilities_and_grads<false, Pattern::has_score>(
-          s, dp, score_grad, stats, stats + kBlock, warp_row, lane,
-          TensorGradSink<Pattern>{tile, args.tensor_grads, raw, warp_row, lane});
-    else
-      probabilities_and_grads<false, Pattern::has_score>(s, dp, score_grad, stats,
-                                                         stats + kBlock, warp_row, lane);
+    side.with_pairs(tile, index, [&](const typename Side::Pairs &pairs) {
+      tile_logits<Pattern>(s, score_grad, index < tiles.partial_count, tile, pairs, warp_row,
+                           lane);
+      gemm_abt(dp, do_smem, v_smem, warp_row, lane);
+      if (Pattern::has_tensor_grad)
+        probabilities_and_grads<false, Pattern::has_score>(
+            s, dp, score_grad, stats, stats + kBlock, warp_row, lane,
+            TensorGradSink<Pattern, typename Side::Pairs>{
+                tile, grads, raw, pairs, warp_row, lane});
+      else
+        probabilities_and_grads<false, Pattern::has_score>(s, dp, score_grad, stats,
+                                                           stats + kBlock, warp_row, lane);
+    });
     gemm_pv(dq, dp, k_smem, lane);
   }
+}
+
+/// dK (before the scale) and dV of a CTA's 64 key rows over the `group`
+/// query heads the side names and the query tiles of each one's row; Q, dO
+/// and their statistics double-buffered. The heads are summed in registers.
+template <typename Pattern, typename Side>
+__device__ __forceinline__ void attnc_backward_dkdv_loop(attnc_bwd::RowsOfD &dk,
+                                                         attnc_bwd::RowsOfD &dv,
+                                                         attnc_bwd::TileContext &tile,
+                                                         int64_t group, const Side &side,
+                                                         uint16_t *smem, int warp_row,
+                                                         int lane) {
+  using namespace attnc_bwd;
+  const uint32_t k_smem = smem_address(smem), v_smem = k_smem + kTileBytes;
+  const uint32_t qdo_smem = v_smem + kTileBytes; // two buffers of Q, dO
+
+  // The work: (head g of the group, index into its layout row), in order.
+  typedef decltype(side.row_of(0)) Tiles;
+  auto skip_empty = [&](int64_t &g, Tiles &list, int &index) {
+    while (g < group && index >= list.total) {
+      index = 0;
+      if (++g < group)
+        list = side.row_of(g);
+    }
+  };
+  auto load_q = [&](int64_t g, const Tiles &list, int index, int buffer) {
+    const int64_t t = list.at(index);
+    uint32_t q_tile = qdo_smem + buffer * 2 * kTileBytes;
+    side.load_query_tiles(q_tile, q_tile + kTileBytes, g, t);
+    cp_async_commit();
+    side.load_query_stats(query_stats(smem, buffer), g, t);
+  };
+
+  clear(dk);
+  clear(dv);
+  int64_t g = 0;
+  int index = 0;
+  Tiles list = side.row_of(0);
+  skip_empty(g, list, index);
+  if (g < group) {
+    side.load_keys(k_smem, v_smem);
+    load_q(g, list, index, 0);
+  }
+  for (int buffer = 0; g < group; buffer ^= 1) {
+    int64_t next_g = g;
+    int next_index = index + 1;
+    Tiles next_list = list;
+    skip_empty(next_g, next_list, next_index);
+    // This item's Q and dO arrived, and every warp is done with the buffer
+    // the next item's loads go to.
+    cp_async_wait<0>();
+    __syncthreads();
+    if (next_g < group)
+      load_q(next_g, next_list, next_index, buffer ^ 1);
+    const uint32_t q_smem = qdo_smem + buffer * 2 * kTileBytes, do_smem = q_smem + kTileBytes;
+    const float *stats = query_stats(smem, buffer);
+    tile.h = side.head(g);
+    Scores st, dpt, score_grad;
+    gemm_abt(st, k_smem, q_smem, warp_row, lane);
+    side.with_pairs(tile, list.at(index), [&](const typename Side::Pairs &pairs) {
+      tile_logits<Pattern>(st, score_grad, index < list.partial_count, tile, pairs, warp_row,
+                           lane);
+    });
+    gemm_abt(dpt, v_smem, do_smem, warp_row, lane);
+    probabilities_and_grads<true, Pattern::has_score>(st, dpt, score_grad, stats,
+                                                      stats + kBlock, warp_row, lane);
+    gemm_pv(dv, st, do_smem, lane);
+    gemm_pv(dk, dpt, q_smem, lane);
+    g = next_g;
+    index = next_index;
+    list = next_list;
+  }
+}
+
+namespace attnc_bwd {
+
+/// The dQ side of a contiguous query tile of head h: query rows from q0, the
+/// key tiles of `tiles` (with_pairs() sets tile.k0).
+struct ContiguousQueryTile {
+  typedef ContiguousPairs<false> Pairs;
+  const attnc_backward_args &args;
+  const ListedTiles &tiles;
+  int64_t b, h, kv_h, q0;
+
+  __device__ __forceinline__ void load_query_tiles(uint32_t q_smem, uint32_t do_smem) const {
+    const int64_t Nq = args.shape.Nq;
+    load_tile<kBlock>(q_smem, head_base(args.q, args.q_stride, b, h) + q0 * args.q_stride[2],
+                      args.q_stride[2], Nq - q0);
+    load_tile<kBlock>(do_smem,
+                      head_base(args.d_o, args.do_stride, b, h) + q0 * args.do_stride[2],
+                      args.do_stride[2], Nq - q0);
+  }
+  __device__ __forceinline__ void load_query_stats(float *stats) const {
+    attnc_bwd::load_query_stats(stats, args, b, h, q0);
+  }
+  __device__ __forceinline__ void load_keys(uint32_t k_smem, uint32_t v_smem, int index) const {
+    const int64_t k0 = tiles.at(index) * kBlock, Nk = args.shape.Nk;
+    load_tile<kBlock>(k_smem, head_base(args.k, args.k_stride, b, kv_h) + k0 * args.k_stride[2],
+                      args.k_stride[2], Nk - k0);
+    load_tile<kBlock>(v_smem, head_base(args.v, args.v_stride, b, kv_h) + k0 * args.v_stride[2],
+                      args.v_stride[2], Nk - k0);
+  }
+  template <typename Body>
+  __device__ __forceinline__ void with_pairs(TileContext &tile, int index,
+                                             const Body &body) const {
+    tile.k0 = tiles.at(index) * kBlock;
+    body(ContiguousPairs<false>{tile, tile.k0 + kBlock > args.shape.Nk});
+  }
+};
+
+/// The dK/dV side of a contiguous key tile of kv head kv_h: key rows from
+/// k0, the query tiles of each group head's row of the key-major layout
+/// (with_pairs() sets tile.q0).
+struct ContiguousKeyTile {
+  typedef ContiguousPairs<true> Pairs;
+  const attnc_backward_args &args;
+  int64_t b, kv_h, group, c, k0;
+  bool ragged;
+
+  // TileList though these lists have no runs: ptxas (sm_90a, D = 128) spills
+  // less with it here than with ListedTiles (causal 80 B against 88 B).
+  __device__ __forceinline__ TileList row_of(int64_t g) const {
+    return TileList(args.by_key, (kv_h * group + g) * args.by_key.rows + c);
+  }
+  __device__ __forceinline__ int64_t head(int64_t g) const { return kv_h * group + g; }
+  __device__ __forceinline__ void load_keys(uint32_t k_smem, uint32_t v_smem) const {
+    const int64_t Nk = args.shape.Nk;
+    load_tile<kBlock>(k_smem, head_base(args.k, args.k_stride, b, kv_h) + k0 * args.k_stride[2],
+                      args.k_stride[2], Nk - k0);
+    load_tile<kBlock>(v_smem, head_base(args.v, args.v_stride, b, kv_h) + k0 * args.v_stride[2],
+                      args.v_stride[2], Nk - k0);
+  }
+  __device__ __forceinline__ void load_query_tiles(uint32_t q_smem, uint32_t do_smem, int64_t g,
+                                                   int64_t t) const {
+    const int64_t h = head(g), q0 = t * kBlock, Nq = args.shape.Nq;
+    load_tile<kBlock>(q_smem, head_base(args.q, args.q_stride, b, h) + q0 * args.q_stride[2],
+                      args.q_stride[2], Nq - q0);
+    load_tile<kBlock>(do_smem,
+                      head_base(args.d_o, args.do_stride, b, h) + q0 * args.do_stride[2],
+                      args.do_stride[2], Nq - q0);
+  }
+  __device__ __forceinline__ void load_query_stats(float *stats, int64_t g, int64_t t) const {
+    attnc_bwd::load_query_stats(stats, args, b, head(g), t * kBlock);
+  }
+  template <typename Body>
+  __device__ __forceinline__ void with_pairs(TileContext &tile, int64_t t,
+                                             const Body &body) const {
+    tile.q0 = t * kBlock;
+    body(ContiguousPairs<true>{tile, ragged});
+  }
+};
+
+} // namespace attnc_bwd
+
+/// dQ for one (batch, head, query tile): the key tiles of the query-major
+/// layout.
+template <typename Pattern>
+__device__ __forceinline__ void attnc_backward_dq_kernel(const attnc_backward_args &args,
+                                                         const attnc_tensors &tensors) {
+  using namespace attnc_bwd;
+  extern __shared__ __align__(128) uint16_t smem[];
+  const int lane = threadIdx.x % 32, warp_row = (threadIdx.x / 32) * 16;
+  const int64_t H = args.shape.H, Nq = args.shape.Nq;
+  const int64_t b = blockIdx.x / H, h = blockIdx.x % H;
+  const int64_t kv_h = h / (H / args.kv_heads);
+  // The longest rows (last query tiles, under causal masks) start first.
+  const int64_t t = args.by_query.rows - 1 - blockIdx.y;
+  const int64_t q0 = t * kBlock;
+  const ListedTiles tiles(args.by_query, h * args.by_query.rows + t);
+
+  TileContext tile = make_tile(args.shape, tensors, Pattern::scale(args.shape, tensors), b, h);
+  tile.q0 = q0;
+  RowsOfD dq;
+  attnc_backward_dq_loop<Pattern>(dq, tile, tiles, args.tensor_grads,
+                                  ContiguousQueryTile{args, tiles, b, h, kv_h, q0}, smem,
+                                  warp_row, lane);
   uint16_t *out = (uint16_t *)args.dq + b * args.dq_stride[0] + h * args.dq_stride[1];
   store_rows(out, args.dq_stride[2], dq, tile.scale, q0, Nq, warp_row, lane);
 }
 
 /// dK and dV for one (batch, key/value head, key tile): every query head of
-/// the group, every query tile of the key-major layout; Q, dO and their
-/// statistics double-buffered.
+/// the group, every query tile of the key-major layout. A kv head none of
+/// whose query heads lists a tile here gets zeros.
 template <typename Pattern>
 __device__ __forceinline__ void attnc_backward_dkdv_kernel(const attnc_backward_args &args,
                                                            const attnc_tensors &tensors) {
@@ -326,79 +511,13 @@ __device__ __forceinline__ void attnc_backward_dkdv_kernel(const attnc_backward_
   const int64_t b = blockIdx.x / args.kv_heads, kv_h = blockIdx.x % args.kv_heads;
   const int64_t c = blockIdx.y, k0 = c * kBlock;
 
-  const uint32_t k_smem = smem_address(smem), v_smem = k_smem + kTileBytes;
-  const uint32_t qdo_smem = v_smem + kTileBytes; // two buffers of Q, dO
-
-  // The work: (head g of the group, index into its layout row), in order.
-  auto row_of = [&](int64_t g) {
-    return ListedTiles(args.by_key, (kv_h * group + g) * args.by_key.rows + c);
-  };
-  auto skip_empty = [&](int64_t &g, ListedTiles &list, int &index) {
-    while (g < group && index >= list.total) {
-      index = 0;
-      if (++g < group)
-        list = row_of(g);
-    }
-  };
-  auto load_q = [&](int64_t g, const ListedTiles &list, int index, int buffer) {
-    const int64_t h = kv_h * group + g, q0 = list.at(index) * kBlock, Nq = args.shape.Nq;
-    uint32_t q_tile = qdo_smem + buffer * 2 * kTileBytes;
-    load_tile<kBlock>(q_tile, head_base(args.q, args.q_stride, b, h) + q0 * args.q_stride[2],
-                      args.q_stride[2], Nq - q0);
-    load_tile<kBlock>(q_tile + kTileBytes,
-                      head_base(args.d_o, args.do_stride, b, h) + q0 * args.do_stride[2],
-                      args.do_stride[2], Nq - q0);
-    cp_async_commit();
-    load_query_stats(query_stats(smem, buffer), args, b, h, q0);
-  };
-
   TileContext tile =
       make_tile(args.shape, tensors, Pattern::scale(args.shape, tensors), b, kv_h * group);
   tile.k0 = k0;
-  const bool ragged = k0 + kBlock > Nk;
-
   RowsOfD dk, dv;
-  clear(dk);
-  clear(dv);
-  int64_t g = 0;
-  int index = 0;
-  ListedTiles list = row_of(0);
-  skip_empty(g, list, index);
-  if (g < group) {
-    load_tile<kBlock>(k_smem, head_base(args.k, args.k_stride, b, kv_h) + k0 * args.k_stride[2],
-                      args.k_stride[2], Nk - k0);
-    load_tile<kBlock>(v_smem, head_base(args.v, args.v_stride, b, kv_h) + k0 * args.v_stride[2],
-                      args.v_stride[2], Nk - k0);
-    load_q(g, list, index, 0);
-  }
-  for (int buffer = 0; g < group; buffer ^= 1) {
-    int64_t next_g = g;
-    int next_index = index + 1;
-    ListedTiles next_list = list;
-    skip_empty(next_g, next_list, next_index);
-    // This item's Q and dO arrived, and every warp is done with the buffer
-    // the next item's loads go to.
-    cp_async_wait<0>();
-    __syncthreads();
-    if (next_g < group)
-      load_q(next_g, next_list, next_index, buffer ^ 1);
-    const uint32_t q_smem = qdo_smem + buffer * 2 * kTileBytes, do_smem = q_smem + kTileBytes;
-    const float *stats = query_stats(smem, buffer);
-    tile.h = kv_h * group + g;
-    tile.q0 = list.at(index) * kBlock;
-    Scores st, dpt, score_grad;
-    gemm_abt(st, k_smem, q_smem, warp_row, lane);
-    tile_logits<Pattern, true>(st, score_grad, index < list.partial_count, tile, ragged,
-                               warp_row, lane);
-    gemm_abt(dpt, v_smem, do_smem, warp_row, lane);
-    probabilities_and_grads<true, Pattern::has_score>(st, dpt, score_grad, stats,
-                                                      stats + kBlock, warp_row, lane);
-    gemm_pv(dv, st, do_smem, lane);
-    gemm_pv(dk, dpt, q_smem, lane);
-    g = next_g;
-    index = next_index;
-    list = next_list;
-  }
+  attnc_backward_dkdv_loop<Pattern>(
+      dk, dv, tile, group, ContiguousKeyTile{args, b, kv_h, group, c, k0, k0 + kBlock > Nk},
+      smem, warp_row, lane);
   uint16_t *dk_out = (uint16_t *)args.dk + b * args.dk_stride[0] + kv_h * args.dk_stride[1];
   uint16_t *dv_out = (uint16_t *)args.dv + b * args.dv_stride[0] + kv_h * args.dv_stride[1];
   store_rows(dk_out, args.dk_stride[2], dk, tile.scale, k0, Nk, warp_row, lane);

@@ -104,52 +104,63 @@ __device__ __forceinline__ int64_t map_position(const attnc_tile_map &map, int64
   return base + (int64_t)group * map.outer_stride + (int64_t)(row - group * inner) * map.inner_stride;
 }
 
-/// Where the pairs of a component's tile sit: this thread's rows' i (once
-/// per CTA) and its columns' j (once per key tile), in 32 bits (positions
-/// are below kMaxSequenceLength = 2^29) to spare registers; keys past the
-/// class's columns do not count.
-struct MappedPairs {
-  int32_t i[2 * kMTiles]; // row 2m + (e >= 2)
-  int32_t j[2 * kNTiles]; // column 2n + (e & 1)
-  uint32_t key_in_class;  // bit 2n + (e & 1)
+/// Where the pairs of a component's tile sit: this thread's rows' positions
+/// (once per CTA) and its columns' (once per tile), in 32 bits (positions
+/// are below kMaxSequenceLength = 2^29) to spare registers. The rows are
+/// queries and the columns keys; Transposed (the dK/dV kernel), the rows are
+/// keys and the columns queries. Keys past the class's do not count.
+template <int MTiles, int NTiles, bool Transposed = false> struct MappedTilePairs {
+  int32_t row[2 * MTiles]; // row 2m + (e >= 2)
+  int32_t col[2 * NTiles]; // column 2n + (e & 1)
+  uint32_t key_in_class;   // bit 2n + (e & 1) of a column (Transposed: 2m + (e >= 2) of a row)
 
-  __device__ __forceinline__ int64_t query(int m, int n, int e, int row, int col) const {
-    return i[2 * m + (e >= 2 ? 1 : 0)];
+  __device__ __forceinline__ int64_t query(int m, int n, int e, int, int) const {
+    return Transposed ? col[2 * n + (e & 1)] : row[2 * m + (e >= 2 ? 1 : 0)];
   }
-  __device__ __forceinline__ int64_t key(int m, int n, int e, int row, int col) const {
-    return j[2 * n + (e & 1)];
+  __device__ __forceinline__ int64_t key(int m, int n, int e, int, int) const {
+    return Transposed ? row[2 * m + (e >= 2 ? 1 : 0)] : col[2 * n + (e & 1)];
   }
   __device__ __forceinline__ bool key_counts(int n, int e, int64_t) const {
-    return (key_in_class >> (2 * n + (e & 1))) & 1u;
+    // The mask's loops run over m outside n: Transposed, MTiles is 1 (the
+    // backward's warps own 16 rows), so the row is e >= 2.
+    static_assert(!Transposed || MTiles == 1, "a transposed tile has one m16 tile per warp");
+    return (key_in_class >> (Transposed ? (e >= 2 ? 1 : 0) : 2 * n + (e & 1))) & 1u;
   }
 };
 
-/// This thread's columns of the key tile from column b0 of the class:
-/// element_col(n, e) = 8n + 2(lane % 4) + (e & 1). A strided map costs a
-/// multiply per column; a gathered one divides once and steps from there.
-__device__ __forceinline__ void map_columns(MappedPairs &pairs, const attnc_tile_map &map,
-                                            const attnc_component_class &cls, int64_t b0,
-                                            int lane) {
+/// The forward's tiles: kMTiles m16 tiles of queries by kNTiles n8 tiles of keys.
+typedef MappedTilePairs<kMTiles, kNTiles> MappedPairs;
+
+/// The positions of this thread's columns of a tile from column b0 of a
+/// class's range of `map` (base, first tile row, count of columns):
+/// element_col(n, e) = 8n + 2(lane % 4) + (e & 1), column 2n + (e & 1) in
+/// `position`; bit k of `in_range` says whether column k is below `count`. A
+/// strided map costs a multiply per column; a gathered one divides once and
+/// steps from there.
+template <int Columns>
+__device__ __forceinline__ void map_positions(int32_t (&position)[Columns], uint32_t &in_range,
+                                              const attnc_tile_map &map, int64_t base,
+                                              int64_t first, int64_t count, int64_t b0,
+                                              int lane) {
   const int64_t b_first = b0 + (lane % 4) * 2;
-  pairs.key_in_class = 0;
+  in_range = 0;
 #pragma unroll
-  for (int k = 0; k < 2 * kNTiles; ++k)
-    if (b_first + (k / 2) * 8 + (k & 1) < cls.cols)
-      pairs.key_in_class |= 1u << k;
-  const int64_t t_first = cls.first_col + b_first;
+  for (int k = 0; k < Columns; ++k)
+    if (b_first + (k / 2) * 8 + (k & 1) < count)
+      in_range |= 1u << k;
+  const int64_t t_first = first + b_first;
   if (map.inner == 1) {
-    const int32_t first = (int32_t)map_position(map, cls.col_base, t_first);
+    const int32_t start = (int32_t)map_position(map, base, t_first);
     const int32_t step = (int32_t)map.outer_stride;
 #pragma unroll
-    for (int k = 0; k < 2 * kNTiles; ++k)
-      pairs.j[k] = first + ((k / 2) * 8 + (k & 1)) * step;
+    for (int k = 0; k < Columns; ++k)
+      position[k] = start + ((k / 2) * 8 + (k & 1)) * step;
     return;
   }
-  const int64_t base = cls.col_base;
   const uint32_t inner = (uint32_t)map.inner;
   int64_t group = (uint32_t)t_first / inner, within = (uint32_t)t_first - group * inner;
 #pragma unroll
-  for (int k = 0; k < 2 * kNTiles; ++k) {
+  for (int k = 0; k < Columns; ++k) {
     if (k > 0) { // +1 to an odd k, +7 to an even one
       within += (k & 1) ? 1 : 7;
       while (within >= map.inner) {
@@ -157,29 +168,48 @@ __device__ __forceinline__ void map_columns(MappedPairs &pairs, const attnc_tile
         ++group;
       }
     }
-    pairs.j[k] = (int32_t)(base + group * map.outer_stride + within * map.inner_stride);
+    position[k] = (int32_t)(base + group * map.outer_stride + within * map.inner_stride);
   }
 }
 
-/// Issues the copy of the key tile from column b0 of the class of a [N, D]
-/// tensor (`base`, row stride `stride`): one strided copy when the map's
-/// inner is 1, else a row at a time; columns past the class become zeros.
+/// This thread's keys of the key tile from column b0 of the class.
+__device__ __forceinline__ void map_columns(MappedPairs &pairs, const attnc_tile_map &map,
+                                            const attnc_component_class &cls, int64_t b0,
+                                            int lane) {
+  map_positions(pairs.col, pairs.key_in_class, map, cls.col_base, cls.first_col, cls.cols, b0,
+                lane);
+}
+
+/// Issues the copy of the `Rows` tile rows from row a0 of a class's range of
+/// `map` (base, first tile row, count) of a [N, D] tensor (`data`, row
+/// stride `stride`), position p being row p - offset of the tensor: one
+/// strided copy when the map's inner is 1, else a row at a time; rows past
+/// the range become zeros.
+template <int Rows>
+__device__ __forceinline__ void load_mapped_tile(uint32_t dst, const uint16_t *data,
+                                                 int64_t stride, const attnc_tile_map &map,
+                                                 int64_t base, int64_t first, int64_t count,
+                                                 int64_t offset, int64_t a0) {
+  if (map.inner == 1) {
+    const int64_t start = map_position(map, base, first + a0) - offset;
+    load_tile<Rows>(dst, data + start * stride, stride * map.outer_stride, count - a0);
+    return;
+  }
+  load_rows<Rows>(
+      dst,
+      [&](int r) -> const uint16_t * {
+        int64_t a = a0 + r;
+        return a < count ? data + (map_position(map, base, first + a) - offset) * stride
+                         : nullptr;
+      },
+      data);
+}
+
+/// Issues the copy of the key tile from column b0 of the class.
 __device__ __forceinline__ void load_key_tile(uint32_t dst, const uint16_t *base, int64_t stride,
                                               const attnc_tile_map &map,
                                               const attnc_component_class &cls, int64_t b0) {
-  if (map.inner == 1) {
-    const int64_t first = map_position(map, cls.col_base, cls.first_col + b0);
-    load_tile<kBlockN>(dst, base + first * stride, stride * map.outer_stride, cls.cols - b0);
-    return;
-  }
-  load_rows<kBlockN>(
-      dst,
-      [&](int r) -> const uint16_t * {
-        int64_t b = b0 + r;
-        return b < cls.cols ? base + map_position(map, cls.col_base, cls.first_col + b) * stride
-                            : nullptr;
-      },
-      base);
+  load_mapped_tile<kBlockN>(dst, base, stride, map, cls.col_base, cls.first_col, cls.cols, 0, b0);
 }
 
 /// The row's (O, LSE) merged with what the component adds, (O_c, L_c) = (o /
@@ -214,7 +244,7 @@ __device__ __forceinline__ void write_rows(const attnc_component_args &args,
     for (int half = 0; half < 2; ++half) {
       const int r = 2 * m + half;
       const float sum = quad_sum(rows.sum[r]);
-      const int64_t i = pairs.i[r];
+      const int64_t i = pairs.row[r];
       const int64_t row = (b * args.head_count + hc) * args.shape.Nq + i;
       // A middle component leaves the rows it gives no key alone.
       const bool write =
@@ -286,7 +316,7 @@ __device__ __forceinline__ void attnc_component_forward_kernel(const attnc_compo
     const int64_t a = a0 + element_row(warp_row, r / 2, 2 * (r % 2), lane);
     const bool in_class = a < cls.rows;
     row_in_class |= (in_class ? 1u : 0u) << r;
-    pairs.i[r] = in_class ? (int32_t)query_of(a) : 0;
+    pairs.row[r] = in_class ? (int32_t)query_of(a) : 0;
   }
 
   float o[kMTiles][kDTiles][4];
@@ -295,12 +325,8 @@ __device__ __forceinline__ void attnc_component_forward_kernel(const attnc_compo
 
   const int total = tiles.total;
   if (total > 0) {
-    load_rows<kBlockM>(
-        at.q_smem,
-        [&](int r) -> const uint16_t * {
-          return a0 + r < cls.rows ? q + query_of(a0 + r) * args.q_stride[2] : nullptr;
-        },
-        q);
+    load_mapped_tile<kBlockM>(at.q_smem, q, args.q_stride[2], args.query_map, cls.row_base,
+                              cls.first_row, cls.rows, args.query_offset, a0);
     load_key_tile(at.k_smem, k, args.k_stride[2], args.key_map, cls, tiles.at(0) * kBlockN);
     cp_async_commit();
   }

@@ -330,16 +330,6 @@ __device__ __forceinline__ void logits_of(float (&s)[MTiles][NTiles][4],
       }
 }
 
-/// logits_of a tile of contiguous rows and columns from tile.q0 and tile.k0.
-template <typename Pattern, bool Partial, bool Transposed, int MTiles, int NTiles>
-__device__ __forceinline__ void logits(float (&s)[MTiles][NTiles][4],
-                                       typename NotDeduced<float (*)[NTiles][4]>::type score_grad,
-                                       const TileContext &tile,
-                                       bool ragged, int warp_row, int lane) {
-  logits_of<Pattern, Partial>(s, score_grad, tile, ContiguousPairs<Transposed>{tile, ragged},
-                              warp_row, lane);
-}
-
 __device__ __forceinline__ float quad_max(float x) {
   x = fmaxf(x, __shfl_xor_sync(0xffffffffu, x, 1));
   return fmaxf(x, __shfl_xor_sync(0xffffffffu, x, 2));

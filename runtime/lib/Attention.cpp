@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <limits>
+#include <tuple>
 
 namespace attn {
 namespace {
@@ -98,6 +99,66 @@ std::array<int64_t, 3> mapArgs(const TileMap &map) { return {map[2], map[3], map
 bool componentsOffInEnvironment() {
   const char *value = std::getenv("ATTNC_COMPONENTS");
   return value && std::string(value) == "0";
+}
+
+/// Whether the environment turns the component backward on
+/// (ATTNC_COMPONENTS_BACKWARD=1).
+bool componentsBackwardOnInEnvironment() {
+  const char *value = std::getenv("ATTNC_COMPONENTS_BACKWARD");
+  return value && std::string(value) == "1";
+}
+
+// Mirrors attnc_component_backward_args (attnc_components_backward.cuh).
+struct ComponentBackwardArgs {
+  DeviceShape shape;
+  int64_t batch, kvHeads;
+  CUdeviceptr q, k, v, dO, lse, delta;
+  Strides qStride, kStride, vStride, doStride;
+  CUdeviceptr heads;
+  int64_t headCount;
+  CUdeviceptr kvHeadsOfClass, groupStart, groupHeads;
+  int64_t kvCount, queryOffset;
+  std::array<int64_t, 3> queryMap, keyMap;
+  CUdeviceptr classes, rowOf;
+  DeviceTileLists layout;
+  CUdeviceptr dqAcc, dkAcc, dvAcc;
+  DeviceTensorGrads tensorGrads;
+};
+
+static_assert(sizeof(ComponentBackwardArgs) == 4 * 8 + 2 * 8 + 6 * 8 + 12 * 8 + 2 * 8 + 3 * 8 +
+                                                    2 * 8 + 6 * 8 + 2 * 8 +
+                                                    sizeof(DeviceTileLists) + 3 * 8 +
+                                                    sizeof(DeviceTensorGrads));
+
+// Mirrors attnc_components_backward_finish_args (attnc_components_backward.cuh).
+struct ComponentsBackwardFinishArgs {
+  int64_t batch, seqQ, seqK, headCount, kvCount;
+  CUdeviceptr heads, kvHeadsOfClass, dqAcc, dkAcc, dvAcc, dq, dk, dv;
+  Strides dqStride, dkStride, dvStride;
+};
+
+static_assert(sizeof(ComponentsBackwardFinishArgs) == 5 * 8 + 8 * 8 + 9 * 8);
+
+constexpr const char *kComponentsBackwardFinishKernel = "attnc_components_backward_finish";
+constexpr unsigned kFinishThreads = 256; // attnc_components_backward_finish's launch bounds
+
+/// Whether the classes of a component with `classes` classes and tile map
+/// `map` ([base, base_step, inner, outer_stride, inner_stride]) are provably
+/// apart: one class, or strided classes whose bases step by at most
+/// outer_stride / classes (residue classes). The component backward's
+/// read-modify-write needs every row in one class.
+bool classesApart(const TileMap &map, int64_t classes) {
+  const int64_t baseStep = map[1], inner = map[2], outerStride = map[3];
+  return classes == 1 || (inner == 1 && baseStep >= 1 && baseStep * classes <= outerStride);
+}
+
+/// `host` in a new device buffer.
+std::shared_ptr<DeviceBuffer> uploaded(const std::vector<int32_t> &host) {
+  auto buffer = std::make_shared<DeviceBuffer>(std::max<std::size_t>(host.size(), 1) *
+                                               sizeof(int32_t));
+  if (!host.empty())
+    buffer->upload(host.data());
+  return buffer;
 }
 
 // Mirrors attnc_backward_args (attnc_backward.cuh).
@@ -261,6 +322,13 @@ void checkProblem(const Problem &problem, int blockQ) {
 
 GpuLayout BlockLayout::download() const { return device_.download(); }
 
+KernelOptions kernelOptionsInEnvironment(KernelOptions options) {
+  options.components = options.components && !componentsOffInEnvironment();
+  options.componentsBackward = options.backward && options.components &&
+                               (options.componentsBackward || componentsBackwardOnInEnvironment());
+  return options;
+}
+
 std::vector<std::string> forwardComponentSets(const Bundle &bundle,
                                               const KernelOptions &options) {
   if (!options.components || componentsOffInEnvironment())
@@ -279,8 +347,11 @@ CompileRequest kernelCompileRequest(const Bundle &bundle, DType dtype, int headD
                      "-DATTNC_FWD_BLOCK_M=" + std::to_string(options.blockQ)};
   if (options.backward)
     request.options.push_back("-DATTNC_BACKWARD");
-  if (!forwardComponentSets(bundle, options).empty())
+  if (!forwardComponentSets(bundle, options).empty()) {
     request.options.push_back("-DATTNC_COMPONENTS");
+    if (options.backward && options.componentsBackward)
+      request.options.push_back("-DATTNC_COMPONENTS_BACKWARD");
+  }
   request.arch = arch;
   return request;
 }
@@ -301,14 +372,21 @@ struct Attention::Impl {
   // With KernelOptions::backward only.
   CUfunction backwardDelta = nullptr, backwardDq = nullptr, backwardDkdv = nullptr;
   CUfunction tensorGradFinish = nullptr;
-  // The component path: the sets that take it, each component's forward
-  // kernel (by Bundle::components index; null for components of other sets)
-  // and the final pass of the merge.
-  std::vector<std::string> componentSets;
-  std::vector<CUfunction> componentForward;
+  // The component path: the sets that take it and each component's forward
+  // kernel (by Bundle::components index; null for components of other sets).
+  std::vector<std::string> componentSets = {};
+  std::vector<CUfunction> componentForward = {};
+  // With KernelOptions::componentsBackward: each component's backward
+  // kernels (as componentForward) and the final pass of the accumulators.
+  std::vector<CUfunction> componentBackwardDq = {}, componentBackwardDkdv = {};
+  CUfunction componentsBackwardFinish = nullptr;
 
   void loadComponentKernels();
   std::vector<ComponentClassLayout> componentLayouts(const Problem &problem) const;
+  void addBackwardLists(ComponentClassLayout &layout, const Problem &problem) const;
+  void backwardComponents(const BlockLayout &layout, int64_t batch,
+                          const ComponentBackwardArgs &common, const Gradients &grads,
+                          CUstream stream) const;
   void forwardComponents(const BlockLayout &layout, int64_t batch, const Tensor &q,
                          const Tensor &k, const Tensor &v, const Tensor &o, CUdeviceptr lse,
                          CUstream stream) const;
@@ -325,7 +403,7 @@ Attention::Attention(const Bundle &bundle, DType dtype, int headDim, KernelCache
     throw Error("a query block of " + std::to_string(options.blockQ) +
                 " rows is not supported: 64 or 128");
   // Read once: the compile and the kernels loaded must agree.
-  options.components = options.components && !componentsOffInEnvironment();
+  options = kernelOptionsInEnvironment(options);
   if (options.backward && (bundle.backwardDqKernel.empty() || bundle.backwardDkdvKernel.empty()))
     throw Error("the bundle of pattern '" + bundle.pattern +
                 "' names no backward kernels: compile it again with this attnc");
@@ -362,6 +440,66 @@ void Attention::Impl::loadComponentKernels() {
     if (std::count(componentSets.begin(), componentSets.end(), bundle.components[c].set))
       componentForward[c] = kernelWithSharedMemory(*module, bundle.components[c].forwardKernel,
                                                    sharedBytes(headDim, options.blockQ));
+  if (!options.componentsBackward)
+    return;
+  componentBackwardDq.assign(bundle.components.size(), nullptr);
+  componentBackwardDkdv.assign(bundle.components.size(), nullptr);
+  for (std::size_t c = 0; c < bundle.components.size(); ++c) {
+    const BundleComponent &component = bundle.components[c];
+    if (!componentForward[c])
+      continue;
+    componentBackwardDq[c] = kernelWithSharedMemory(*module, component.backwardDqKernel,
+                                                    backwardSharedBytes(headDim));
+    componentBackwardDkdv[c] = kernelWithSharedMemory(*module, component.backwardDkdvKernel,
+                                                      backwardSharedBytes(headDim));
+  }
+  componentsBackwardFinish = module->function(kComponentsBackwardFinishKernel);
+}
+
+/// The backward's share of a class's layout: its key/value heads and their
+/// query heads, and its components' lists of 64 x 64 tiles in both orders.
+void Attention::Impl::addBackwardLists(ComponentClassLayout &layout,
+                                       const Problem &problem) const {
+  const int64_t group = problem.heads / problem.kvHeads;
+  std::vector<int32_t> groupStart, groupHeads;
+  for (int32_t h : layout.heads) {
+    const int32_t kv = static_cast<int32_t>(h / group);
+    if (layout.kvHeads.empty() || layout.kvHeads.back() != kv) {
+      layout.kvHeads.push_back(kv);
+      groupStart.push_back(static_cast<int32_t>(groupHeads.size()));
+    }
+    groupHeads.push_back(h);
+  }
+  groupStart.push_back(static_cast<int32_t>(groupHeads.size()));
+  if (problem.batch * static_cast<int64_t>(layout.kvHeads.size()) >
+      std::numeric_limits<int32_t>::max())
+    throw Error("batch * key/value heads is too large");
+  layout.deviceKvHeads = uploaded(layout.kvHeads);
+  layout.deviceGroupStart = uploaded(groupStart);
+  layout.deviceGroupHeads = uploaded(groupHeads);
+  for (const DeviceComponentLists &forward : layout.components) {
+    const std::size_t c = forward.component;
+    const BundleComponent &component = bundle.components[c];
+    if (!classesApart(component.queryMap, component.classes) ||
+        !classesApart(component.keyMap, component.classes))
+      throw Error("component " + std::to_string(c) + " of pattern '" + bundle.pattern +
+                  "' has classes whose rows may overlap: its backward cannot run through its "
+                  "components (without KernelOptions::componentsBackward and "
+                  "ATTNC_COMPONENTS_BACKWARD=1 it runs its set's own tiles)");
+    for (LayoutOrder order : {LayoutOrder::ByQuery, LayoutOrder::ByKey}) {
+      ComponentTileLists lists = buildComponentTileLists(
+          component, problem.seqQ, problem.seqK, kBackwardBlock, kBackwardBlock, order);
+      if (lists.rows() > kMaxGridY)
+        throw Error("component " + std::to_string(c) + " of pattern '" + bundle.pattern +
+                    "' has " + std::to_string(lists.rows()) + " rows of backward tiles " +
+                    (order == LayoutOrder::ByKey ? "by key" : "by query") +
+                    " at this problem size: at most " + std::to_string(kMaxGridY) +
+                    " (without KernelOptions::componentsBackward and ATTNC_COMPONENTS_BACKWARD=1 "
+                    "the backward runs its set's own tiles)");
+      (order == LayoutOrder::ByKey ? layout.backwardByKey : layout.backwardByQuery)
+          .push_back(uploadComponentLists(c, lists));
+    }
+  }
 }
 
 /// Per set on the component path that has heads in `problem`: its heads and
@@ -399,6 +537,8 @@ std::vector<ComponentClassLayout> Attention::Impl::componentLayouts(const Proble
                     " (set ATTNC_COMPONENTS=0 to run its set's own tiles)");
       layout.components.push_back(uploadComponentLists(c, lists));
     }
+    if (options.componentsBackward)
+      addBackwardLists(layout, problem);
     classes.push_back(std::move(layout));
   }
   return classes;
@@ -459,6 +599,90 @@ void Attention::Impl::forwardComponents(const BlockLayout &layout, int64_t batch
   }
 }
 
+/// The component backward of `layout`'s classes (attnc_components_backward.cuh):
+/// per class, fp32 accumulators of dQ, dK and dV at 0, each component's dQ and
+/// dK/dV kernels added into them, then dQ written and dK, dV added into what
+/// the contiguous backward wrote. The scratch is allocated and freed in
+/// stream order, once for the largest class.
+void Attention::Impl::backwardComponents(const BlockLayout &layout, int64_t batch,
+                                         const ComponentBackwardArgs &common,
+                                         const Gradients &grads, CUstream stream) const {
+  const Problem &problem = layout.problem();
+  std::size_t mostHeads = 0, mostKvHeads = 0;
+  for (const ComponentClassLayout &cls : layout.componentClasses_) {
+    mostHeads = std::max(mostHeads, cls.heads.size());
+    mostKvHeads = std::max(mostKvHeads, cls.kvHeads.size());
+  }
+  const std::size_t D = static_cast<std::size_t>(headDim);
+  const std::size_t queryRows = static_cast<std::size_t>(batch) * mostHeads * problem.seqQ;
+  const std::size_t keyRows = static_cast<std::size_t>(batch) * mostKvHeads * problem.seqK;
+  StreamScratch dqAcc(queryRows * D * sizeof(float), stream);
+  StreamScratch dkAcc(keyRows * D * sizeof(float), stream);
+  StreamScratch dvAcc(keyRows * D * sizeof(float), stream);
+  DeviceTensors tensors = describeTensors(layout.tensors_);
+  const unsigned shared = backwardSharedBytes(headDim);
+  for (const ComponentClassLayout &cls : layout.componentClasses_) {
+    const int64_t headCount = static_cast<int64_t>(cls.heads.size());
+    const int64_t kvCount = static_cast<int64_t>(cls.kvHeads.size());
+    const std::size_t classQueryRows = static_cast<std::size_t>(batch * headCount * problem.seqQ);
+    const std::size_t classKeyRows = static_cast<std::size_t>(batch * kvCount * problem.seqK);
+    for (const StreamScratch *acc : {&dqAcc, &dkAcc, &dvAcc})
+      check(driver().cuMemsetD32Async(acc->pointer(), 0,
+                                      (acc == &dqAcc ? classQueryRows : classKeyRows) * D, stream),
+            "cuMemsetD32Async");
+    ComponentBackwardArgs args = common;
+    args.heads = cls.deviceHeads->pointer();
+    args.headCount = headCount;
+    args.kvHeadsOfClass = cls.deviceKvHeads->pointer();
+    args.groupStart = cls.deviceGroupStart->pointer();
+    args.groupHeads = cls.deviceGroupHeads->pointer();
+    args.kvCount = kvCount;
+    args.dqAcc = dqAcc.pointer();
+    args.dkAcc = dkAcc.pointer();
+    args.dvAcc = dvAcc.pointer();
+    for (std::size_t n = 0; n < cls.backwardByQuery.size(); ++n) {
+      const DeviceComponentLists &byQuery = cls.backwardByQuery[n], &byKey = cls.backwardByKey[n];
+      const BundleComponent &component = bundle.components[byQuery.component];
+      args.queryOffset = component.aligned ? problem.seqK - problem.seqQ : 0;
+      args.queryMap = mapArgs(component.queryMap);
+      args.keyMap = mapArgs(component.keyMap);
+      void *params[] = {&args, &tensors};
+      for (auto [lists, kernel, ctas] :
+           {std::tuple{&byQuery, componentBackwardDq[byQuery.component], batch * headCount},
+            std::tuple{&byKey, componentBackwardDkdv[byKey.component], batch * kvCount}}) {
+        if (lists->rows == 0)
+          continue;
+        args.classes = lists->classes->pointer();
+        args.rowOf = lists->rowOf->pointer();
+        args.layout = lists->tileLists();
+        launch(kernel, Dim3{static_cast<unsigned>(ctas), static_cast<unsigned>(lists->rows)},
+               Dim3{kThreads}, params, shared, stream);
+      }
+    }
+    ComponentsBackwardFinishArgs finish{batch,
+                                        problem.seqQ,
+                                        problem.seqK,
+                                        headCount,
+                                        kvCount,
+                                        cls.deviceHeads->pointer(),
+                                        cls.deviceKvHeads->pointer(),
+                                        dqAcc.pointer(),
+                                        dkAcc.pointer(),
+                                        dvAcc.pointer(),
+                                        grads.dq.data,
+                                        grads.dk.data,
+                                        grads.dv.data,
+                                        stridesOf(grads.dq),
+                                        stridesOf(grads.dk),
+                                        stridesOf(grads.dv)};
+    void *params[] = {&finish};
+    const int64_t threads =
+        static_cast<int64_t>(classQueryRows + classKeyRows) * (headDim / 2);
+    launch(componentsBackwardFinish, Dim3{static_cast<unsigned>(ceilDiv(threads, kFinishThreads))},
+           Dim3{kFinishThreads}, params, 0, stream);
+  }
+}
+
 const Bundle &Attention::bundle() const { return impl_->bundle; }
 DType Attention::dtype() const { return impl_->dtype; }
 int Attention::headDim() const { return impl_->headDim; }
@@ -492,10 +716,17 @@ BlockLayout Attention::layout(const Problem &problem, const std::vector<PatternT
   layout.device_ = impl_->layout.buildOnDevice(shape, impl_->options.blockQ, kBlockN, tensors,
                                                stream, LayoutOrder::ByQuery, skipHeads);
   if (backward) {
-    layout.backwardByQuery_ = impl_->layout.buildOnDevice(
-        shape, kBackwardBlock, kBackwardBlock, tensors, stream, LayoutOrder::ByQuery);
-    layout.backwardByKey_ = impl_->layout.buildOnDevice(shape, kBackwardBlock, kBackwardBlock,
-                                                        tensors, stream, LayoutOrder::ByKey);
+    // The backward's own tiles skip them too when their backward runs
+    // through their components; their dK, dV rows then get zeros there, to
+    // which the components' finish adds.
+    std::shared_ptr<DeviceBuffer> backwardSkip =
+        impl_->options.componentsBackward ? skipHeads : nullptr;
+    layout.backwardByQuery_ =
+        impl_->layout.buildOnDevice(shape, kBackwardBlock, kBackwardBlock, tensors, stream,
+                                    LayoutOrder::ByQuery, backwardSkip);
+    layout.backwardByKey_ =
+        impl_->layout.buildOnDevice(shape, kBackwardBlock, kBackwardBlock, tensors, stream,
+                                    LayoutOrder::ByKey, backwardSkip);
   }
   return layout;
 }
@@ -675,6 +906,24 @@ void Attention::backward(const BlockLayout &layout, const Tensor &q, const Tenso
          Dim3{static_cast<unsigned>(batch * problem.heads),
               static_cast<unsigned>(layout.backwardByQuery_.rows)},
          Dim3{kThreads}, params, shared, stream);
+  if (impl_->options.componentsBackward && !layout.componentClasses_.empty()) {
+    ComponentBackwardArgs common{};
+    common.shape = args.shape;
+    common.batch = batch;
+    common.kvHeads = problem.kvHeads;
+    common.q = q.data;
+    common.k = k.data;
+    common.v = v.data;
+    common.dO = dO.data;
+    common.lse = lse;
+    common.delta = delta.pointer();
+    common.qStride = stridesOf(q);
+    common.kStride = stridesOf(k);
+    common.vStride = stridesOf(v);
+    common.doStride = stridesOf(dO);
+    common.tensorGrads = tensorGrads;
+    impl_->backwardComponents(layout, batch, common, grads, stream);
+  }
   for (std::size_t k = 0; k < gradWords.size(); ++k) {
     if (!gradWords[k])
       continue;

@@ -15,7 +15,9 @@ namespace attn {
 namespace {
 
 constexpr const char *kMagic = "attnc-bundle";
-constexpr int kFormatVersion = 3; // 2: the backward kernels' names; 3: heads and components
+// 2: the backward kernels' names; 3: heads and components; 4: the components'
+// backward kernels.
+constexpr int kFormatVersion = 4;
 
 constexpr ElementType kElementTypes[] = {ElementType::I32, ElementType::I64, ElementType::F32};
 
@@ -26,7 +28,8 @@ constexpr const char *kForms[] = {"contiguous", "residue_diagonal", "column_rang
 constexpr const char *kComponentKeys[] = {
     "set",     "index",   "form",    "aligned",     "causal",         "exact",
     "window",  "min_distance", "earlier_blocks", "modulus", "residue", "lo",
-    "hi",      "classes", "query_map", "key_map", "attends", "forward_kernel"};
+    "hi",      "classes", "query_map", "key_map", "attends", "forward_kernel",
+    "backward_dq_kernel", "backward_dkdv_kernel"};
 
 // The spelling of a run-time size in a `tensor` line, as the language names it.
 const char *dimName(TensorDim::Kind kind) {
@@ -81,7 +84,9 @@ void writeComponent(std::ostream &os, const BundleComponent &c) {
                                 mapText(c.queryMap),
                                 mapText(c.keyMap),
                                 c.attends,
-                                c.forwardKernel};
+                                c.forwardKernel,
+                                c.backwardDqKernel,
+                                c.backwardDkdvKernel};
   static_assert(std::size(values) == std::size(kComponentKeys));
   os << "component";
   for (std::size_t k = 0; k < std::size(values); ++k) {
@@ -137,7 +142,8 @@ private:
       fail("not an attnc bundle (expected '" + expected + "' on the first line)");
     if (line != expected)
       fail("unsupported bundle version '" + line.substr(std::string(kMagic).size() + 1) +
-           "' (this runtime reads version " + std::to_string(kFormatVersion) + ")");
+           "' (this runtime reads version " + std::to_string(kFormatVersion) +
+           "; compile the pattern again with this attnc)");
   }
 
   void readKey(const std::string &key, const std::string &value) {
@@ -261,8 +267,11 @@ private:
     c.keyMap = readMap(fields["key_map"], "a component key_map");
     c.attends = fields["attends"];
     c.forwardKernel = fields["forward_kernel"];
-    if (c.attends.empty() || c.forwardKernel.empty())
-      fail("a component without its attends function or forward kernel");
+    c.backwardDqKernel = fields["backward_dq_kernel"];
+    c.backwardDkdvKernel = fields["backward_dkdv_kernel"];
+    if (c.attends.empty() || c.forwardKernel.empty() || c.backwardDqKernel.empty() ||
+        c.backwardDkdvKernel.empty())
+      fail("a component without its attends function, forward kernel or backward kernels");
     return c;
   }
 

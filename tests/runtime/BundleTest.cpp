@@ -40,6 +40,8 @@ Bundle sampleBundle() {
   strided.keyMap = {-3, 1, 1, 128, 0};
   strided.attends = "attnc_document_component0_attends";
   strided.forwardKernel = "attnc_document_component0_forward";
+  strided.backwardDqKernel = "attnc_document_component0_backward_dq";
+  strided.backwardDkdvKernel = "attnc_document_component0_backward_dkdv";
   BundleComponent summary;
   summary.index = 1;
   summary.form = "column_range";
@@ -52,6 +54,8 @@ Bundle sampleBundle() {
   summary.queryMap = {0, 0, 1, 1, 1};
   summary.attends = "attnc_document_component1_attends";
   summary.forwardKernel = "attnc_document_component1_forward";
+  summary.backwardDqKernel = "attnc_document_component1_backward_dq";
+  summary.backwardDkdvKernel = "attnc_document_component1_backward_dkdv";
   bundle.components = {strided, summary};
   return bundle;
 }
@@ -78,6 +82,8 @@ void expectSameComponents(const std::vector<BundleComponent> &a,
     EXPECT_EQ(a[k].keyMap, b[k].keyMap);
     EXPECT_EQ(a[k].attends, b[k].attends);
     EXPECT_EQ(a[k].forwardKernel, b[k].forwardKernel);
+    EXPECT_EQ(a[k].backwardDqKernel, b[k].backwardDqKernel);
+    EXPECT_EQ(a[k].backwardDkdvKernel, b[k].backwardDkdvKernel);
   }
 }
 
@@ -132,7 +138,7 @@ TEST(Bundle, ElementTypes) {
 
 TEST(Bundle, WritesTheDocumentedFormat) {
   std::string text = written(sampleBundle());
-  EXPECT_EQ(text.substr(0, text.find("source ")), "attnc-bundle 3\n"
+  EXPECT_EQ(text.substr(0, text.find("source ")), "attnc-bundle 4\n"
                                                   "pattern document\n"
                                                   "origin patterns/my document.pattern\n"
                                                   "params window=128 cap=30.5\n"
@@ -154,7 +160,11 @@ TEST(Bundle, WritesTheDocumentedFormat) {
                                                   "key_map=-3,1,1,128,0 "
                                                   "attends=attnc_document_component0_attends "
                                                   "forward_kernel="
-                                                  "attnc_document_component0_forward\n"
+                                                  "attnc_document_component0_forward "
+                                                  "backward_dq_kernel="
+                                                  "attnc_document_component0_backward_dq "
+                                                  "backward_dkdv_kernel="
+                                                  "attnc_document_component0_backward_dkdv\n"
                                                   "component set= index=1 form=column_range "
                                                   "aligned=0 causal=0 exact=0 window=512 "
                                                   "min_distance=- earlier_blocks=64 "
@@ -162,7 +172,11 @@ TEST(Bundle, WritesTheDocumentedFormat) {
                                                   "query_map=0,0,1,1,1 key_map=48,0,16,64,1 "
                                                   "attends=attnc_document_component1_attends "
                                                   "forward_kernel="
-                                                  "attnc_document_component1_forward\n");
+                                                  "attnc_document_component1_forward "
+                                                  "backward_dq_kernel="
+                                                  "attnc_document_component1_backward_dq "
+                                                  "backward_dkdv_kernel="
+                                                  "attnc_document_component1_backward_dkdv\n");
 }
 
 TEST(Bundle, RoundTrip) {
@@ -186,7 +200,7 @@ TEST(Bundle, RoundTrip) {
 
 TEST(Bundle, RoundTripOfEmptyFields) {
   Bundle empty;
-  EXPECT_EQ(written(empty), "attnc-bundle 3\npattern\norigin\nparams\nlayout_kernel\n"
+  EXPECT_EQ(written(empty), "attnc-bundle 4\npattern\norigin\nparams\nlayout_kernel\n"
                             "forward_kernel\nbackward_dq_kernel\nbackward_dkdv_kernel\n"
                             "reads_batch 0\nheads\nsource 0\n");
   Bundle back = read(written(empty));
@@ -209,9 +223,9 @@ TEST(Bundle, RefusesToWriteLineBreaksInValues) {
 TEST(Bundle, BadMagicOrVersion) {
   EXPECT_EQ(readError(""), "my.bundle: empty file, not an attnc bundle");
   EXPECT_EQ(readError("\x7f" "ELF..."),
-            "my.bundle:1: not an attnc bundle (expected 'attnc-bundle 3' on the first line)");
+            "my.bundle:1: not an attnc bundle (expected 'attnc-bundle 4' on the first line)");
   EXPECT_EQ(readError("attnc-bundle 1\nsource 0\n"),
-            "my.bundle:1: unsupported bundle version '1' (this runtime reads version 3)");
+            "my.bundle:1: unsupported bundle version '1' (this runtime reads version 4; compile the pattern again with this attnc)");
 }
 
 TEST(Bundle, UnknownOrDuplicateKey) {
@@ -232,17 +246,17 @@ TEST(Bundle, TruncatedOrTrailingSource) {
 }
 
 TEST(Bundle, BadNumbers) {
-  EXPECT_EQ(readError("attnc-bundle 3\nsource 12x\n"),
+  EXPECT_EQ(readError("attnc-bundle 4\nsource 12x\n"),
             "my.bundle:2: bad number '12x' for the source length");
-  EXPECT_EQ(readError("attnc-bundle 3\nsource -1\n"),
+  EXPECT_EQ(readError("attnc-bundle 4\nsource -1\n"),
             "my.bundle:2: bad number '-1' for the source length");
-  EXPECT_EQ(readError("attnc-bundle 3\nsource\n"),
+  EXPECT_EQ(readError("attnc-bundle 4\nsource\n"),
             "my.bundle:2: bad number '' for the source length");
-  EXPECT_EQ(readError("attnc-bundle 3\nsource 99999999999999999999\n"),
+  EXPECT_EQ(readError("attnc-bundle 4\nsource 99999999999999999999\n"),
             "my.bundle:2: bad number '99999999999999999999' for the source length");
   EXPECT_EQ(readError(withLine("tensor t i32 Nq 4k")),
             "my.bundle:16: bad number '4k' for a tensor dimension");
-  EXPECT_EQ(readError("attnc-bundle 3\nreads_batch yes\nsource 0\n"),
+  EXPECT_EQ(readError("attnc-bundle 4\nreads_batch yes\nsource 0\n"),
             "my.bundle:2: bad number 'yes' for reads_batch (expected 0 or 1)");
 }
 
@@ -290,7 +304,15 @@ TEST(Bundle, MalformedComponentLines) {
   EXPECT_EQ(readError(withLine(replaced("index=0", "colour=blue"))),
             "my.bundle:16: unknown component field 'colour=blue'");
   EXPECT_EQ(readError(withLine(replaced("attends=attnc_document_component0_attends", "attends="))),
-            "my.bundle:16: a component without its attends function or forward kernel");
+            "my.bundle:16: a component without its attends function, forward kernel or "
+            "backward kernels");
+  EXPECT_EQ(readError(withLine(replaced("backward_dkdv_kernel=attnc_document_component0_backward_dkdv",
+                                        "backward_dkdv_kernel="))),
+            "my.bundle:16: a component without its attends function, forward kernel or "
+            "backward kernels");
+  EXPECT_EQ(readError(withLine(replaced(" backward_dq_kernel=attnc_document_component0_backward_dq",
+                                        ""))),
+            "my.bundle:16: component line without 'backward_dq_kernel='");
   EXPECT_EQ(readError(withLine("heads a b") ), "my.bundle:16: duplicate key 'heads'");
 }
 

@@ -450,4 +450,47 @@ TEST(ComponentLists, TheEnvironmentTurnsTheComponentPathOff) {
   ASSERT_EQ(unsetenv("ATTNC_COMPONENTS"), 0);
 }
 
+/// The component backward is off unless asked for (it is not yet verified on
+/// a GPU): by KernelOptions::componentsBackward or ATTNC_COMPONENTS_BACKWARD=1,
+/// with the backward and the component path on; ATTNC_COMPONENTS=0 turns it
+/// off too.
+TEST(ComponentLists, TheComponentBackwardIsOptIn) {
+  attn::Bundle bundle =
+      attn::compileFile(std::string(ATTNC_SOURCE_DIR) + "/patterns/strided.pattern");
+  auto compiledWithComponentBackward = [&](const attn::KernelOptions &options) {
+    attn::CompileRequest request = attn::kernelCompileRequest(
+        bundle, attn::DType::BF16, 64, "sm_90a", attn::kernelOptionsInEnvironment(options));
+    return std::count(request.options.begin(), request.options.end(),
+                      "-DATTNC_COMPONENTS_BACKWARD") != 0;
+  };
+  auto onInEnvironment = [](attn::KernelOptions options) {
+    return attn::kernelOptionsInEnvironment(options).componentsBackward;
+  };
+  attn::KernelOptions training, asked, noComponents;
+  training.backward = asked.backward = noComponents.backward = true;
+  asked.componentsBackward = noComponents.componentsBackward = true;
+  noComponents.components = false;
+  ASSERT_EQ(unsetenv("ATTNC_COMPONENTS"), 0);
+  ASSERT_EQ(unsetenv("ATTNC_COMPONENTS_BACKWARD"), 0);
+  EXPECT_FALSE(attn::KernelOptions{}.componentsBackward);
+  EXPECT_FALSE(onInEnvironment(training));
+  EXPECT_FALSE(compiledWithComponentBackward(training));
+  EXPECT_TRUE(onInEnvironment(asked));
+  EXPECT_TRUE(compiledWithComponentBackward(asked));
+  EXPECT_FALSE(onInEnvironment(noComponents));
+  EXPECT_FALSE(compiledWithComponentBackward(noComponents));
+  ASSERT_EQ(setenv("ATTNC_COMPONENTS_BACKWARD", "1", 1), 0);
+  EXPECT_TRUE(onInEnvironment(training));
+  EXPECT_TRUE(compiledWithComponentBackward(training));
+  EXPECT_FALSE(onInEnvironment({})) << "no backward, no component backward";
+  ASSERT_EQ(setenv("ATTNC_COMPONENTS", "0", 1), 0);
+  EXPECT_FALSE(onInEnvironment(training));
+  EXPECT_FALSE(onInEnvironment(asked));
+  EXPECT_FALSE(compiledWithComponentBackward(asked));
+  ASSERT_EQ(setenv("ATTNC_COMPONENTS_BACKWARD", "0", 1), 0);
+  ASSERT_EQ(unsetenv("ATTNC_COMPONENTS"), 0);
+  EXPECT_FALSE(onInEnvironment(training));
+  ASSERT_EQ(unsetenv("ATTNC_COMPONENTS_BACKWARD"), 0);
+}
+
 } // namespace

@@ -164,6 +164,10 @@ TEST_P(GpuBackward, MatchesTheReferenceAndIsDeterministic) {
   SKIP_WITHOUT_GPU();
   const AttentionCase &c = GetParam();
   const attn::Attention &attention = trainingAttention(c.pattern, c.dtype, c.headDim);
+  // The default backward (the component patterns' sets on their own tiles);
+  // GpuComponentsTest checks the opt-in component backward.
+  ASSERT_FALSE(attention.options().componentsBackward)
+      << "ATTNC_COMPONENTS_BACKWARD=1 in the environment?";
   std::mt19937 rng(seedOf(caseName(c)));
   attnc::CheckedFile file = checkPatternFile(c.pattern);
   const attnc::ast::Pattern &pattern = *file.ast.patterns.front();

@@ -10,9 +10,14 @@
 // Nq != Nk (aligned), MHA and GQA, bf16 and fp16, D = 64 and 128. Then the
 // same inputs through the set's own tiles (KernelOptions::components = false,
 // which ATTNC_COMPONENTS=0 forces), also with [B, N, H, D] memory, must give
-// the same O and LSE within rounding; and the backward, which runs the set's
-// own tiles with the LSE of the component forward, the same gradients.
-// Without a GPU the tests skip, naming why.
+// the same O and LSE within rounding; and the backward, which by default runs
+// the set's own tiles with the LSE of the component forward, the same
+// gradients. The opt-in component backward (KernelOptions::componentsBackward)
+// is checked the same ways: dQ, dK and dV poisoned with NaN, then every
+// element written and within the dtype's tolerance of the float64 reference
+// gradients (N = 1, 17, 1000, 4133, Nq != Nk, MHA and GQA, bf16 and fp16,
+// D = 64 and 128), and within rounding of, and as deterministic as, the
+// backward over the set's own tiles. Without a GPU the tests skip, naming why.
 //
 //===----------------------------------------------------------------------===//
 #include "GpuAttentionSupport.h"
@@ -24,6 +29,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <map>
@@ -81,16 +87,18 @@ struct KernelChoice {
   int headDim;
   bool components; // KernelOptions::components
   bool backward;
+  bool componentsBackward = false;
 };
 
 attn::KernelOptions optionsOf(const KernelChoice &choice) {
   attn::KernelOptions options;
   options.components = choice.components;
   options.backward = choice.backward;
+  options.componentsBackward = choice.componentsBackward;
   return options;
 }
 
-using KernelKey = std::tuple<std::string, attn::DType, int, bool, bool>;
+using KernelKey = std::tuple<std::string, attn::DType, int, bool, bool, bool>;
 
 /// Every kernel of the suite, compiled in parallel into the kernel cache once.
 void warmAll();
@@ -100,7 +108,7 @@ const attn::Attention &attentionFor(const ComponentPattern &pattern, const Kerne
   warmAll();
   static auto *loaded = new std::map<KernelKey, std::unique_ptr<attn::Attention>>;
   auto &entry = (*loaded)[{pattern.label, choice.dtype, choice.headDim, choice.components,
-                           choice.backward}];
+                           choice.backward, choice.componentsBackward}];
   if (!entry)
     entry = std::make_unique<attn::Attention>(bundleOf(pattern), choice.dtype, choice.headDim,
                                               nullptr, optionsOf(choice));
@@ -156,7 +164,36 @@ struct Problem {
     lseBuffer.download(lse.data());
     return {std::move(o), std::move(lse)};
   }
+
+  /// dQ, dK and dV of `attention`'s backward into poisoned memory,
+  /// downloaded (their raw bits returned).
+  std::vector<std::vector<uint16_t>> backward(const attn::Attention &attention,
+                                              const attn::BlockLayout &layout,
+                                              const DeviceTensor &o,
+                                              const attn::DeviceBuffer &lseBuffer,
+                                              const DeviceTensor &dO, DeviceTensor (&grads)[3]) {
+    grads[0] = poisonedTensor(c.memory, c.dtype, c.batch, c.heads, c.seqQ, c.headDim);
+    for (int g = 1; g < 3; ++g)
+      grads[g] = poisonedTensor(c.memory, c.dtype, c.batch, c.kvHeads, c.seqK, c.headDim);
+    attention.backward(layout, q.tensor, k.tensor, v.tensor, o.tensor, lseBuffer.pointer(),
+                       dO.tensor, {grads[0].tensor, grads[1].tensor, grads[2].tensor, {}});
+    synchronize();
+    std::vector<std::vector<uint16_t>> bits;
+    for (DeviceTensor &grad : grads)
+      bits.push_back(downloadValues(grad));
+    return bits;
+  }
 };
+
+constexpr const char *kGradientNames[] = {"dQ", "dK", "dV"};
+
+void expectNoNaN(const DeviceTensor (&grads)[3]) {
+  for (int g = 0; g < 3; ++g)
+    EXPECT_EQ(std::count_if(grads[g].values.begin(), grads[g].values.end(),
+                            [](float x) { return std::isnan(x); }),
+              0)
+        << kGradientNames[g] << " elements are NaN (unwritten or computed)";
+}
 
 /// The heads of `layout` expected on the component path: every head of a
 /// set that takes it.
@@ -286,54 +323,43 @@ TEST(GpuComponentsEnvironment, AttncComponentsZeroRunsTheSetsOwnTiles) {
 // The backward with the component forward's LSE
 //===----------------------------------------------------------------------===//
 
-/// ‖a - b‖ / ‖b‖.
-double relativeError(const std::vector<float> &a, const std::vector<float> &b) {
+/// ‖a - b‖ / ‖b‖. Where b vanishes (N = 1: P = 1 and dS = 0) rounding leaves
+/// ~1e-6: ‖b‖ is floored at an RMS of 1e-3 per element, inputs being O(1).
+template <typename Reference>
+double relativeError(const std::vector<float> &a, const std::vector<Reference> &b) {
+  EXPECT_EQ(a.size(), b.size());
   double error = 0, norm = 0;
-  for (std::size_t k = 0; k < a.size(); ++k) {
+  for (std::size_t k = 0; k < a.size() && k < b.size(); ++k) {
     error += (double(a[k]) - b[k]) * (double(a[k]) - b[k]);
     norm += double(b[k]) * b[k];
   }
-  return norm > 0 ? std::sqrt(error / norm) : std::sqrt(error);
+  return std::sqrt(error / std::max(norm, 1e-6 * static_cast<double>(b.size())));
 }
 
-class GpuComponentsBackward : public testing::TestWithParam<ComponentCase> {};
+class GpuComponentForwardThenBackward : public testing::TestWithParam<ComponentCase> {};
 
-TEST_P(GpuComponentsBackward, SameGradientsAsWithTheSetsOwnTiles) {
+TEST_P(GpuComponentForwardThenBackward, SameGradientsAsWithTheSetsOwnTiles) {
   SKIP_WITHOUT_GPU();
   const ComponentCase &c = GetParam();
   const attn::Attention &with = attentionFor(*c.pattern, {c.dtype, c.headDim, true, true});
   const attn::Attention &without = attentionFor(*c.pattern, {c.dtype, c.headDim, false, true});
+  ASSERT_FALSE(with.options().componentsBackward)
+      << "the default backward is checked here: ATTNC_COMPONENTS_BACKWARD=1 in the environment?";
   Problem p(c, with.bundle());
-  DeviceTensor dO = randomTensor(Memory::Bhnd, c.dtype, c.batch, c.heads, c.seqQ, c.headDim,
-                                 p.rng);
-  std::vector<std::vector<float>> grads[2];
-  int run = 0;
-  for (const attn::Attention *attention : {&with, &without}) {
-    attn::BlockLayout layout = attention->layout(p.problem(), p.tensors.device);
+  DeviceTensor dO = randomTensor(c.memory, c.dtype, c.batch, c.heads, c.seqQ, c.headDim, p.rng);
+  DeviceTensor grads[2][3];
+  for (int run = 0; run < 2; ++run) {
+    const attn::Attention &attention = run == 0 ? with : without;
+    attn::BlockLayout layout = attention.layout(p.problem(), p.tensors.device);
     attn::DeviceBuffer lseBuffer(c.batch * c.heads * c.seqQ * sizeof(float));
-    auto [o, lse] = p.forward(*attention, layout, lseBuffer);
-    DeviceTensor dq = poisonedTensor(Memory::Bhnd, c.dtype, c.batch, c.heads, c.seqQ, c.headDim);
-    DeviceTensor dk =
-        poisonedTensor(Memory::Bhnd, c.dtype, c.batch, c.kvHeads, c.seqK, c.headDim);
-    DeviceTensor dv =
-        poisonedTensor(Memory::Bhnd, c.dtype, c.batch, c.kvHeads, c.seqK, c.headDim);
-    attention->backward(layout, p.q.tensor, p.k.tensor, p.v.tensor, o.tensor,
-                        lseBuffer.pointer(), dO.tensor, {dq.tensor, dk.tensor, dv.tensor, {}});
-    synchronize();
-    for (DeviceTensor *grad : {&dq, &dk, &dv}) {
-      downloadValues(*grad);
-      grads[run].push_back(grad->values);
-    }
-    ++run;
+    auto [o, lse] = p.forward(attention, layout, lseBuffer);
+    p.backward(attention, layout, o, lseBuffer, dO, grads[run]);
   }
-  const char *names[] = {"dQ", "dK", "dV"};
-  for (int g = 0; g < 3; ++g) {
-    int64_t nan = std::count_if(grads[0][g].begin(), grads[0][g].end(),
-                                [](float x) { return std::isnan(x); });
-    EXPECT_EQ(nan, 0) << names[g] << " elements are NaN";
-    EXPECT_LE(relativeError(grads[0][g], grads[1][g]), attnc::test::oTolerance(c.dtype))
-        << names[g] << " after the component forward vs after the set's own tiles";
-  }
+  expectNoNaN(grads[0]);
+  for (int g = 0; g < 3; ++g)
+    EXPECT_LE(relativeError(grads[0][g].values, grads[1][g].values),
+              attnc::test::oTolerance(c.dtype))
+        << kGradientNames[g] << " after the component forward vs after the set's own tiles";
 }
 
 std::vector<ComponentCase> backwardCases() {
@@ -344,8 +370,125 @@ std::vector<ComponentCase> backwardCases() {
   return cases;
 }
 
-INSTANTIATE_TEST_SUITE_P(Patterns, GpuComponentsBackward, testing::ValuesIn(backwardCases()),
-                         testName);
+INSTANTIATE_TEST_SUITE_P(Patterns, GpuComponentForwardThenBackward,
+                         testing::ValuesIn(backwardCases()), testName);
+
+//===----------------------------------------------------------------------===//
+// The component backward (opt-in)
+//===----------------------------------------------------------------------===//
+
+/// Forward and backward, both through the components.
+KernelChoice componentTraining(const ComponentCase &c) {
+  return {c.dtype, c.headDim, true, true, true};
+}
+
+/// dO: normal values on `rows` of every (b, h), zero on the others.
+DeviceTensor outputGradient(const ComponentCase &c, const std::vector<int64_t> &rows,
+                            std::mt19937 &rng) {
+  std::vector<float> values(c.batch * c.heads * c.seqQ * c.headDim, 0.f);
+  std::normal_distribution<float> normal;
+  for (int64_t bh = 0; bh < c.batch * c.heads; ++bh)
+    for (int64_t row : rows)
+      for (int64_t d = 0; d < c.headDim; ++d)
+        values[(bh * c.seqQ + row) * c.headDim + d] = normal(rng);
+  return attnc::test::tensorFromValues(c.memory, c.dtype, c.batch, c.heads, c.seqQ, c.headDim,
+                                       values);
+}
+
+double gradientTolerance(attn::DType dtype) { return dtype == attn::DType::BF16 ? 3e-2 : 1e-2; }
+
+class GpuComponentsBackward : public testing::TestWithParam<ComponentCase> {};
+
+TEST_P(GpuComponentsBackward, MatchesTheReference) {
+  SKIP_WITHOUT_GPU();
+  const ComponentCase &c = GetParam();
+  const attn::Attention &attention = attentionFor(*c.pattern, componentTraining(c));
+  ASSERT_TRUE(attention.options().componentsBackward);
+  Problem p(c, attention.bundle());
+  attn::BlockLayout layout = attention.layout(p.problem(), p.tensors.device);
+  EXPECT_EQ(layout.componentHeads(), expectedComponentHeads(attention.bundle(), c.heads));
+  attn::DeviceBuffer lseBuffer(c.batch * c.heads * c.seqQ * sizeof(float));
+  auto [o, lse] = p.forward(attention, layout, lseBuffer);
+  std::vector<int64_t> rows = attnc::test::rowsToCompare(c.seqQ, p.rng);
+  DeviceTensor dO = outputGradient(c, rows, p.rng);
+  DeviceTensor grads[3];
+  p.backward(attention, layout, o, lseBuffer, dO, grads);
+  expectNoNaN(grads);
+
+  attnc::interp::Interpreter reference =
+      attnc::test::makeInterpreter(*p.file.ast.patterns.front(),
+                                   {c.heads, c.seqQ, c.seqK, c.headDim}, p.tensors.host.host,
+                                   definesOf(*c.pattern));
+  attnc::test::ReferenceGradients expected = attnc::test::referenceBackward(
+      reference, {c.batch, c.heads, c.kvHeads, c.seqQ, c.seqK, c.headDim},
+      {p.q.values.data(), p.k.values.data(), p.v.values.data()}, dO.values.data(), rows);
+  const std::vector<double> *references[] = {&expected.dq, &expected.dk, &expected.dv};
+  for (int g = 0; g < 3; ++g)
+    EXPECT_LE(relativeError(grads[g].values, *references[g]), gradientTolerance(c.dtype))
+        << kGradientNames[g] << " against the float64 reference";
+}
+
+/// (batch, heads, key/value heads, Nq, Nk): one query, lengths below a tile,
+/// not multiples of the stride or the tiles, MHA and GQA, fewer and more
+/// queries than keys.
+constexpr int64_t kBackwardShapes[][5] = {{2, 4, 4, 1, 1},       {2, 4, 2, 17, 17},
+                                          {2, 4, 4, 1000, 1000}, {1, 4, 2, 4133, 4133},
+                                          {2, 4, 2, 300, 1000},  {1, 2, 1, 1000, 300}};
+
+std::vector<ComponentCase> componentBackwardCases() {
+  std::vector<ComponentCase> cases;
+  for (const ComponentPattern &pattern : kPatterns)
+    if (pattern.usesComponents)
+      for (attn::DType dtype : kDTypes)
+        for (int headDim : kHeadDims)
+          for (const auto &s : kBackwardShapes)
+            cases.push_back({&pattern, dtype, headDim, s[0], s[1], s[2], s[3], s[4]});
+  return cases;
+}
+
+INSTANTIATE_TEST_SUITE_P(Patterns, GpuComponentsBackward,
+                         testing::ValuesIn(componentBackwardCases()), testName);
+
+class GpuComponentsBackwardVsOwnTiles : public testing::TestWithParam<ComponentCase> {};
+
+/// The same gradients, within rounding, as the backward over the set's own
+/// tiles after the same component forward; and bit-identical from run to run.
+TEST_P(GpuComponentsBackwardVsOwnTiles, SameGradientsWithinRounding) {
+  SKIP_WITHOUT_GPU();
+  const ComponentCase &c = GetParam();
+  const attn::Attention &with = attentionFor(*c.pattern, componentTraining(c));
+  const attn::Attention &without = attentionFor(*c.pattern, {c.dtype, c.headDim, true, true});
+  ASSERT_TRUE(with.options().componentsBackward);
+  ASSERT_FALSE(without.options().componentsBackward);
+  Problem p(c, with.bundle());
+  attn::BlockLayout layout = with.layout(p.problem(), p.tensors.device);
+  attn::BlockLayout ownLayout = without.layout(p.problem(), p.tensors.device);
+  attn::DeviceBuffer lseBuffer(c.batch * c.heads * c.seqQ * sizeof(float));
+  auto [o, lse] = p.forward(with, layout, lseBuffer);
+  DeviceTensor dO = randomTensor(c.memory, c.dtype, c.batch, c.heads, c.seqQ, c.headDim, p.rng);
+  DeviceTensor grads[3], again[3], own[3];
+  std::vector<std::vector<uint16_t>> bits = p.backward(with, layout, o, lseBuffer, dO, grads);
+  EXPECT_TRUE(p.backward(with, layout, o, lseBuffer, dO, again) == bits)
+      << "a second run differs in some bit";
+  p.backward(without, ownLayout, o, lseBuffer, dO, own);
+  expectNoNaN(grads);
+  for (int g = 0; g < 3; ++g)
+    EXPECT_LE(relativeError(grads[g].values, own[g].values), attnc::test::oTolerance(c.dtype))
+        << kGradientNames[g] << " through the components vs through the set's own tiles";
+}
+
+std::vector<ComponentCase> componentBackwardOwnTileCases() {
+  std::vector<ComponentCase> cases;
+  for (const ComponentPattern &pattern : kPatterns)
+    if (pattern.usesComponents)
+      for (attn::DType dtype : kDTypes)
+        for (Memory memory : {Memory::Bhnd, Memory::Bnhd})
+          cases.push_back({&pattern, dtype, 128, 2, 4, 2, 1000, 1000, memory});
+  return cases;
+}
+
+INSTANTIATE_TEST_SUITE_P(Patterns, GpuComponentsBackwardVsOwnTiles,
+                         testing::ValuesIn(componentBackwardOwnTileCases()), testName);
 
 void warmAll() {
   static bool warmed = false;
@@ -360,6 +503,10 @@ void warmAll() {
   for (const ComponentCase &c : backwardCases())
     for (bool components : {true, false})
       kernels.push_back({c.pattern, {c.dtype, c.headDim, components, true}});
+  for (const ComponentCase &c : componentBackwardCases())
+    kernels.push_back({c.pattern, componentTraining(c)});
+  for (const ComponentCase &c : componentBackwardOwnTileCases())
+    kernels.push_back({c.pattern, {c.dtype, c.headDim, true, true}});
   std::string arch = "sm_" + std::to_string(attn::deviceInfo().computeCapability);
   std::vector<std::function<attn::CompileRequest()>> requests;
   for (const auto &[pattern, choice] : kernels)

@@ -2,7 +2,8 @@
 //
 // The whole translation unit of each bundled pattern (its element functions,
 // the layout kernel, the forward and the backward kernels) goes through the
-// runtime's NVRTC path as attn::Attention would compile it for training, to PTX for sm_80 and sm_90a (a
+// runtime's NVRTC path as attn::Attention would compile it for training with
+// the component backward on, to PTX for sm_80 and sm_90a (a
 // compile takes seconds: every pattern in two variants, every variant for one
 // pattern), and once through ptxas to a CUBIN (close to a minute here). No
 // GPU is needed.
@@ -34,6 +35,7 @@ attn::CompileRequest request(const attn::Bundle &bundle, const Variant &variant,
                              const std::string &arch, attn::BinaryKind kind) {
   attn::KernelOptions options;
   options.backward = true;
+  options.componentsBackward = true;
   attn::CompileRequest request =
       attn::kernelCompileRequest(bundle, variant.dtype, variant.headDim, arch, options);
   request.kind = kind;
@@ -50,8 +52,9 @@ std::vector<std::filesystem::path> bundledPatterns() {
   return paths;
 }
 
-/// Every kernel's entry point is in the output: the component kernels of
-/// the sets the runtime runs through their components too.
+/// Every kernel's entry point is in the output: the component kernels
+/// (forward and backward) of the sets the runtime runs through their
+/// components too.
 void expectEntryPoints(const attn::Bundle &bundle, const attn::Binary &binary,
                        const std::string &what) {
   std::vector<std::string> kernels = {bundle.layoutKernel, bundle.forwardKernel,
@@ -60,7 +63,10 @@ void expectEntryPoints(const attn::Bundle &bundle, const attn::Binary &binary,
   std::vector<std::string> sets = attn::forwardComponentSets(bundle, {});
   for (const attn::BundleComponent &component : bundle.components)
     if (std::count(sets.begin(), sets.end(), component.set))
-      kernels.push_back(component.forwardKernel);
+      kernels.insert(kernels.end(), {component.forwardKernel, component.backwardDqKernel,
+                                     component.backwardDkdvKernel});
+  if (!sets.empty())
+    kernels.push_back("attnc_components_backward_finish");
   for (const std::string &kernel : kernels)
     EXPECT_NE(binary.bytes.find(kernel), std::string::npos) << what << ": " << kernel;
 }

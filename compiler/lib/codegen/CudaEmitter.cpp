@@ -568,7 +568,8 @@ void printComponentKernels(attn::PatternOp pattern, KernelSource &kernel, llvm::
   os << fmt::format("\n#ifdef ATTNC_COMPONENTS\n#include \"{}\"\n", kCudaComponentsHeader);
   for (size_t k = 0; k < count; ++k) {
     std::string prefix = componentPrefix(pattern, k);
-    kernel.components.push_back({prefix + "_attends", prefix + "_forward"});
+    kernel.components.push_back({prefix + "_attends", prefix + "_forward",
+                                 prefix + "_backward_dq", prefix + "_backward_dkdv"});
     os << fmt::format("\nstruct {0}_elements : {1} {{\n"
                       "  static __device__ __forceinline__ bool attends({2}, {3}) {{\n"
                       "    return {0}_attends({4}, b, h, i, j);\n  }}\n}};\n"
@@ -577,6 +578,38 @@ void printComponentKernels(attn::PatternOp pattern, KernelSource &kernel, llvm::
                       "{0}_forward(attnc_component_args args, attnc_tensors tensors) {{\n"
                       "  attnc_component_forward_kernel<{0}_elements>(args, tensors);\n}}\n",
                       prefix, elements, kCommonParams, kPair, kCommonArgs);
+  }
+  os << "#endif\n";
+}
+
+/// The extern "C" dQ and dK/dV kernels `dq` and `dkdv` of a backward: the
+/// templates `<kernelPrefix>_dq_kernel` and `_dkdv_kernel` instantiated with
+/// `elements`, taking `argsType`.
+void printBackwardWrappers(llvm::raw_ostream &os, const std::string &dq, const std::string &dkdv,
+                           const char *kernelPrefix, const char *argsType,
+                           const std::string &elements) {
+  for (auto [name, kernel] : {std::pair{dq, "dq"}, std::pair{dkdv, "dkdv"}})
+    os << fmt::format("\nextern \"C\" __global__ void\n"
+                      "__launch_bounds__(ATTNC_BWD_THREADS, ATTNC_BWD_MIN_BLOCKS)\n"
+                      "{}({} args, attnc_tensors tensors) {{\n"
+                      "  {}_{}_kernel<{}>(args, tensors);\n}}\n",
+                      name, argsType, kernelPrefix, kernel, elements);
+}
+
+/// Per attn.component, its backward kernels (attnc_component_backward_dq_kernel
+/// and _dkdv_kernel instantiated); only when asked for
+/// (-DATTNC_COMPONENTS_BACKWARD, with -DATTNC_COMPONENTS and -DATTNC_BACKWARD).
+void printComponentBackwardKernels(attn::PatternOp pattern, const KernelSource &kernel,
+                                   llvm::raw_ostream &os) {
+  if (kernel.components.empty())
+    return;
+  os << fmt::format("\n#ifdef ATTNC_COMPONENTS_BACKWARD\n#include \"{}\"\n",
+                    kCudaComponentsBackwardHeader);
+  for (size_t k = 0; k < kernel.components.size(); ++k) {
+    const KernelSource::Component &component = kernel.components[k];
+    printBackwardWrappers(os, component.backwardDqKernel, component.backwardDkdvKernel,
+                          "attnc_component_backward", "attnc_component_backward_args",
+                          componentPrefix(pattern, k) + "_elements");
   }
   os << "#endif\n";
 }
@@ -675,15 +708,11 @@ llvm::Expected<KernelSource> emitKernelSource(attn::PatternOp pattern) {
   kernel.backwardDqKernel = prefix + "backward_dq";
   kernel.backwardDkdvKernel = prefix + "backward_dkdv";
   os << fmt::format("\n#ifdef ATTNC_BACKWARD\n#include \"{}\"\n", kCudaBackwardHeader);
-  for (auto [name, kernelTemplate] :
-       {std::pair{kernel.backwardDqKernel, "attnc_backward_dq_kernel"},
-        std::pair{kernel.backwardDkdvKernel, "attnc_backward_dkdv_kernel"}})
-    os << fmt::format("\nextern \"C\" __global__ void\n"
-                      "__launch_bounds__(ATTNC_BWD_THREADS, ATTNC_BWD_MIN_BLOCKS)\n"
-                      "{}(attnc_backward_args args, attnc_tensors tensors) {{\n"
-                      "  {}<{}elements>(args, tensors);\n}}\n",
-                      name, kernelTemplate, prefix);
-  os << "#endif\n#endif\n";
+  printBackwardWrappers(os, kernel.backwardDqKernel, kernel.backwardDkdvKernel,
+                        "attnc_backward", "attnc_backward_args", prefix + "elements");
+  os << "#endif\n";
+  printComponentBackwardKernels(pattern, kernel, os);
+  os << "#endif\n";
   kernel.tensorSlots = namesInSlotOrder(tensorSlots(pattern));
   return kernel;
 }

@@ -103,6 +103,8 @@ std::vector<BundleComponent> bundleComponents(dialect::PatternOp pattern,
     const attnc::KernelSource::Component &generated = kernels.components.at(components.size());
     component.attends = generated.attends;
     component.forwardKernel = generated.forwardKernel;
+    component.backwardDqKernel = generated.backwardDqKernel;
+    component.backwardDkdvKernel = generated.backwardDkdvKernel;
     components.push_back(std::move(component));
   }
   return components;

@@ -114,6 +114,13 @@ struct KernelOptions {
   // ATTNC_COMPONENTS=0 turns it off whatever this says (Attention reads it
   // once, when made; its options() then say false).
   bool components = true;
+  // Also run the backward of those head classes through their components
+  // (attnc_components_backward.cuh) instead of their set's own 64 x 64
+  // tiles; needs `backward` and `components`. NOT YET VERIFIED ON A GPU, so
+  // off by default: the environment variable ATTNC_COMPONENTS_BACKWARD=1
+  // turns it on, ATTNC_COMPONENTS=0 off (read once, when the Attention is
+  // made; its options() then say what runs).
+  bool componentsBackward = false;
 };
 
 class Attention {
@@ -164,6 +171,12 @@ private:
   std::unique_ptr<Impl> impl_;
 };
 
+// The options an Attention made with `options` runs with (its options()):
+// components off when the environment says ATTNC_COMPONENTS=0;
+// componentsBackward on when it says ATTNC_COMPONENTS_BACKWARD=1, and only
+// with backward and components.
+KernelOptions kernelOptionsInEnvironment(KernelOptions options);
+
 // The sets whose heads an Attention made with `options` runs through their
 // components: componentPathSets(bundle), or none when options.components is
 // false or the environment says ATTNC_COMPONENTS=0.
@@ -172,7 +185,9 @@ std::vector<std::string> forwardComponentSets(const Bundle &bundle,
 
 // The NVRTC request that compiles `bundle` for `dtype`, `headDim` and `arch`
 // (e.g. "sm_90a"): what Attention compiles, and `attnc compile --emit=ptx`.
-// With forwardComponentSets, the component kernels too (-DATTNC_COMPONENTS).
+// With forwardComponentSets, the component kernels too (-DATTNC_COMPONENTS),
+// and with backward and componentsBackward their backward kernels
+// (-DATTNC_COMPONENTS_BACKWARD).
 CompileRequest kernelCompileRequest(const Bundle &bundle, DType dtype, int headDim,
                                     const std::string &arch, const KernelOptions &options = {});
 

@@ -51,6 +51,9 @@ struct BundleComponent : ComponentSpec {
   std::string attends;
   // Its extern "C" forward kernel (compiled with -DATTNC_COMPONENTS).
   std::string forwardKernel;
+  // Its extern "C" backward kernels (compiled with -DATTNC_COMPONENTS,
+  // -DATTNC_BACKWARD and -DATTNC_COMPONENTS_BACKWARD).
+  std::string backwardDqKernel, backwardDkdvKernel;
 };
 
 struct Bundle {

@@ -84,6 +84,14 @@ struct ComponentClassLayout {
   std::vector<int32_t> heads;
   std::shared_ptr<DeviceBuffer> deviceHeads;
   std::vector<DeviceComponentLists> components;
+  // With the component backward only (KernelOptions::componentsBackward):
+  // the key/value heads with query heads in the class; the query heads of
+  // kvHeads[k] are groupHeads[groupStart[k], groupStart[k + 1]) (on the
+  // device as int32); the components' lists of the backward's 64 x 64 tiles,
+  // by query (dQ) and by key (dK, dV), in the order of `components`.
+  std::vector<int32_t> kvHeads;
+  std::shared_ptr<DeviceBuffer> deviceKvHeads, deviceGroupStart, deviceGroupHeads;
+  std::vector<DeviceComponentLists> backwardByQuery, backwardByKey;
 };
 
 } // namespace attn

@@ -22,6 +22,8 @@ inline constexpr const char *kCudaForwardHeader = "attnc_forward.cuh";
 inline constexpr const char *kCudaBackwardHeader = "attnc_backward.cuh";
 /// The component forward kernel and merge (runtime/kernels/attnc_components.cuh).
 inline constexpr const char *kCudaComponentsHeader = "attnc_components.cuh";
+/// The component backward kernels (runtime/kernels/attnc_components_backward.cuh).
+inline constexpr const char *kCudaComponentsBackwardHeader = "attnc_components_backward.cuh";
 
 /// Prints one CUDA translation unit for `pattern`, which must have been through
 /// the layout pipeline: each element region as a `__device__ __forceinline__`
@@ -54,10 +56,12 @@ struct KernelSource {
   std::vector<std::string> tensorSlots; // tensor parameters, in the order the
                                         // kernels take them
   /// Per attn.component, in IR order: its device predicate
-  /// (attnc_<pattern>_component<k>_attends) and its extern "C" forward kernel
-  /// (attnc_<pattern>_component<k>_forward, with -DATTNC_COMPONENTS).
+  /// (attnc_<pattern>_component<k>_attends), its extern "C" forward kernel
+  /// (attnc_<pattern>_component<k>_forward, with -DATTNC_COMPONENTS) and
+  /// backward kernels (attnc_<pattern>_component<k>_backward_dq and
+  /// _backward_dkdv, with -DATTNC_COMPONENTS_BACKWARD).
   struct Component {
-    std::string attends, forwardKernel;
+    std::string attends, forwardKernel, backwardDqKernel, backwardDkdvKernel;
   };
   std::vector<Component> components;
 };
