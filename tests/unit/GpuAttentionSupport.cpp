@@ -236,6 +236,17 @@ uint32_t seedOf(const std::string &name) {
   return hash;
 }
 
+DeviceTensor outputGradient(Memory memory, ::attn::DType dtype, int64_t B, int64_t H, int64_t N,
+                            int64_t D, const std::vector<int64_t> &rows, std::mt19937 &rng) {
+  std::vector<float> values(B * H * N * D, 0.f);
+  std::normal_distribution<float> normal;
+  for (int64_t bh = 0; bh < B * H; ++bh)
+    for (int64_t row : rows)
+      for (int64_t d = 0; d < D; ++d)
+        values[(bh * N + row) * D + d] = normal(rng);
+  return tensorFromValues(memory, dtype, B, H, N, D, values);
+}
+
 std::vector<int64_t> rowsToCompare(int64_t seqQ, std::mt19937 &rng) {
   if (seqQ <= 1024)
     return allRows(seqQ);

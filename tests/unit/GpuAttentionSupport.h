@@ -113,6 +113,11 @@ DeviceTensor tensorFromValues(Memory memory, ::attn::DType dtype, int64_t B, int
 DeviceTensor randomTensor(Memory memory, ::attn::DType dtype, int64_t B, int64_t H, int64_t N,
                           int64_t D, std::mt19937 &rng, float scale = 1.f);
 
+/// An output gradient dO ([B, H, N, D] of `dtype`): normal values on `rows`
+/// of every (b, h), zero on the others (the rows the reference computes).
+DeviceTensor outputGradient(Memory memory, ::attn::DType dtype, int64_t B, int64_t H, int64_t N,
+                            int64_t D, const std::vector<int64_t> &rows, std::mt19937 &rng);
+
 /// The raw bits of the tensor's memory, and `values` from them.
 std::vector<uint16_t> downloadValues(DeviceTensor &tensor);
 

@@ -145,19 +145,6 @@ void expectClose(const char *name, attn::DType dtype, const std::vector<float> &
 // The backward matrix
 //===----------------------------------------------------------------------===//
 
-
-/// dO: normal values on `rows` of every (b, h), zero on the others.
-std::vector<float> outputGradient(const AttentionCase &c, const std::vector<int64_t> &rows,
-                                  std::mt19937 &rng) {
-  std::vector<float> values(c.batch * c.heads * c.seqQ * c.headDim, 0.f);
-  std::normal_distribution<float> normal;
-  for (int64_t bh = 0; bh < c.batch * c.heads; ++bh)
-    for (int64_t row : rows)
-      for (int64_t d = 0; d < c.headDim; ++d)
-        values[(bh * c.seqQ + row) * c.headDim + d] = normal(rng);
-  return values;
-}
-
 class GpuBackward : public testing::TestWithParam<AttentionCase> {};
 
 TEST_P(GpuBackward, MatchesTheReferenceAndIsDeterministic) {
@@ -181,8 +168,8 @@ TEST_P(GpuBackward, MatchesTheReferenceAndIsDeterministic) {
   DeviceTensor o = poisonedTensor(c.memory, c.dtype, c.batch, c.heads, c.seqQ, c.headDim);
   attn::DeviceBuffer lse(c.batch * c.heads * c.seqQ * sizeof(float));
   std::vector<int64_t> rows = rowsToCompare(c.seqQ, rng);
-  DeviceTensor dO = tensorFromValues(c.memory, c.dtype, c.batch, c.heads, c.seqQ, c.headDim,
-                                     outputGradient(c, rows, rng));
+  DeviceTensor dO =
+      outputGradient(c.memory, c.dtype, c.batch, c.heads, c.seqQ, c.headDim, rows, rng);
   DeviceTensor dq = poisonedTensor(c.memory, c.dtype, c.batch, c.heads, c.seqQ, c.headDim);
   DeviceTensor dk = poisonedTensor(c.memory, c.dtype, c.batch, c.kvHeads, c.seqK, c.headDim);
   DeviceTensor dv = poisonedTensor(c.memory, c.dtype, c.batch, c.kvHeads, c.seqK, c.headDim);

@@ -382,19 +382,6 @@ KernelChoice componentTraining(const ComponentCase &c) {
   return {c.dtype, c.headDim, true, true, true};
 }
 
-/// dO: normal values on `rows` of every (b, h), zero on the others.
-DeviceTensor outputGradient(const ComponentCase &c, const std::vector<int64_t> &rows,
-                            std::mt19937 &rng) {
-  std::vector<float> values(c.batch * c.heads * c.seqQ * c.headDim, 0.f);
-  std::normal_distribution<float> normal;
-  for (int64_t bh = 0; bh < c.batch * c.heads; ++bh)
-    for (int64_t row : rows)
-      for (int64_t d = 0; d < c.headDim; ++d)
-        values[(bh * c.seqQ + row) * c.headDim + d] = normal(rng);
-  return attnc::test::tensorFromValues(c.memory, c.dtype, c.batch, c.heads, c.seqQ, c.headDim,
-                                       values);
-}
-
 double gradientTolerance(attn::DType dtype) { return dtype == attn::DType::BF16 ? 3e-2 : 1e-2; }
 
 class GpuComponentsBackward : public testing::TestWithParam<ComponentCase> {};
@@ -410,7 +397,8 @@ TEST_P(GpuComponentsBackward, MatchesTheReference) {
   attn::DeviceBuffer lseBuffer(c.batch * c.heads * c.seqQ * sizeof(float));
   auto [o, lse] = p.forward(attention, layout, lseBuffer);
   std::vector<int64_t> rows = attnc::test::rowsToCompare(c.seqQ, p.rng);
-  DeviceTensor dO = outputGradient(c, rows, p.rng);
+  DeviceTensor dO =
+      outputGradient(c.memory, c.dtype, c.batch, c.heads, c.seqQ, c.headDim, rows, p.rng);
   DeviceTensor grads[3];
   p.backward(attention, layout, o, lseBuffer, dO, grads);
   expectNoNaN(grads);
