@@ -140,7 +140,8 @@ struct ComponentsBackwardFinishArgs {
 static_assert(sizeof(ComponentsBackwardFinishArgs) == 5 * 8 + 8 * 8 + 9 * 8);
 
 constexpr const char *kComponentsBackwardFinishKernel = "attnc_components_backward_finish";
-constexpr unsigned kFinishThreads = 256; // attnc_components_backward_finish's launch bounds
+// The launch bounds of attnc_components_backward_finish.
+constexpr unsigned kComponentsFinishThreads = 256;
 
 /// Whether the classes of a component with `classes` classes and tile map
 /// `map` ([base, base_step, inner, outer_stride, inner_stride]) are provably
@@ -678,8 +679,9 @@ void Attention::Impl::backwardComponents(const BlockLayout &layout, int64_t batc
     void *params[] = {&finish};
     const int64_t threads =
         static_cast<int64_t>(classQueryRows + classKeyRows) * (headDim / 2);
-    launch(componentsBackwardFinish, Dim3{static_cast<unsigned>(ceilDiv(threads, kFinishThreads))},
-           Dim3{kFinishThreads}, params, 0, stream);
+    launch(componentsBackwardFinish,
+           Dim3{static_cast<unsigned>(ceilDiv(threads, kComponentsFinishThreads))},
+           Dim3{kComponentsFinishThreads}, params, 0, stream);
   }
 }
 
