@@ -4,6 +4,7 @@
 #include <climits>
 #include <functional>
 #include <memory>
+#include <optional>
 
 namespace attn {
 
@@ -28,6 +29,8 @@ int64_t ceilDiv(int64_t a, int64_t b) { return -floorDiv(-a, b); }
 struct Space {
   int64_t na = 0, nb = 0;
   std::function<std::pair<int64_t, int64_t>(int64_t)> range;
+  // A band lo <= b - a <= hi: rows of tiles in closed form (bandScan).
+  std::optional<std::pair<int64_t, int64_t>> band;
 };
 
 /// The band lo <= b - a <= hi.
@@ -35,7 +38,32 @@ Space band(int64_t na, int64_t nb, int64_t lo, int64_t hi) {
   Space space;
   space.na = na, space.nb = nb;
   space.range = [lo, hi](int64_t a) { return std::make_pair(a + lo, a + hi); };
+  space.band = {lo, hi};
   return space;
+}
+
+/// sum over x in [x0, x1] of clamp(x, 0, w), w >= 1.
+int64_t sumClamp(int64_t x0, int64_t x1, int64_t w) {
+  if (x0 > x1)
+    return 0;
+  int64_t sum = 0;
+  int64_t lo = std::max<int64_t>(x0, 1), hi = std::min<int64_t>(x1, w - 1);
+  if (lo <= hi)
+    sum += (lo + hi) * (hi - lo + 1) / 2;
+  lo = std::max(x0, w);
+  if (lo <= x1)
+    sum += w * (x1 - lo + 1);
+  return sum;
+}
+
+/// Pairs (a, b) of rows [a0, a1] by columns [0, nb) with lo <= b - a <= hi.
+int64_t bandPairs(int64_t a0, int64_t a1, int64_t nb, int64_t lo, int64_t hi) {
+  // #{b - a <= x}: for each row, clamp(a + x + 1, 0, nb).
+  auto below = [&](int64_t x) {
+    x = std::clamp(x, -a1 - 1, nb - 1 - a0);
+    return sumClamp(a0 + x + 1, a1 + x + 1, nb);
+  };
+  return lo > hi || nb < 1 ? 0 : below(hi) - below(lo - 1);
 }
 
 /// The same pairs with rows and columns swapped: column b of `space` is
@@ -44,6 +72,8 @@ Space band(int64_t na, int64_t nb, int64_t lo, int64_t hi) {
 /// in O(na + nb) over a scan of increasing b (a scan that goes back starts
 /// them over).
 Space transposed(const Space &space) {
+  if (space.band)
+    return band(space.nb, space.na, -space.band->second, -space.band->first);
   struct Cursors {
     int64_t last = -1;
     int64_t first = 0, firstHi = 0; // first a with hi(a) >= b, and its hi
@@ -100,15 +130,34 @@ void countRowIntervals(int64_t k0, int64_t bk, const std::vector<std::pair<int64
 
 /// What one row of tiles is made of, gathered from its rows' intervals.
 struct RowTileScan {
-  std::vector<std::pair<int64_t, int64_t>> rows;     // clipped intervals
+  std::vector<std::pair<int64_t, int64_t>> rows;     // clipped intervals (scanRows only)
   std::vector<std::pair<int64_t, int64_t>> segments; // their union, increasing
   int64_t maxLo = 0, minHi = 0;                      // their intersection
+  int64_t pairs = 0;
 };
 
+/// RowTileScan of rows [a0, a1] of a band, in O(1): with columns at all,
+/// its rows [-hi, nb - 1 - lo] are not empty and make one segment; the
+/// intersection is that of the first and last rows (when a row is empty, it
+/// is empty too).
+void bandScan(const Space &space, int64_t a0, int64_t a1, RowTileScan &scan) {
+  const auto [lo, hi] = *space.band;
+  scan.rows.clear();
+  scan.segments.clear();
+  scan.maxLo = std::max<int64_t>(0, a1 + lo), scan.minHi = std::min(space.nb - 1, a0 + hi);
+  scan.pairs = bandPairs(a0, a1, space.nb, lo, hi);
+  const int64_t first = std::max(a0, -hi), last = std::min(a1, space.nb - 1 - lo);
+  if (lo <= hi && first <= last && space.nb > 0)
+    scan.segments.emplace_back(std::max<int64_t>(0, first + lo),
+                               std::min(space.nb - 1, last + hi));
+}
+
+/// RowTileScan of rows [a0, a1] row by row, keeping each row's interval.
 void scanRows(const Space &space, int64_t a0, int64_t a1, RowTileScan &scan) {
   scan.rows.clear();
   scan.segments.clear();
   scan.maxLo = 0, scan.minHi = space.nb - 1;
+  scan.pairs = 0;
   for (int64_t a = a0; a <= a1; ++a) {
     auto [lo, hi] = space.range(a);
     lo = std::max<int64_t>(lo, 0), hi = std::min(hi, space.nb - 1);
@@ -116,6 +165,7 @@ void scanRows(const Space &space, int64_t a0, int64_t a1, RowTileScan &scan) {
     scan.maxLo = std::max(scan.maxLo, lo), scan.minHi = std::min(scan.minHi, hi);
     if (lo > hi)
       continue;
+    scan.pairs += hi - lo + 1;
     // Both ends are monotone: a row overlaps or follows the last segment.
     if (!scan.segments.empty() && lo <= scan.segments.back().second + 1)
       scan.segments.back().second = std::max(scan.segments.back().second, hi);
@@ -126,7 +176,9 @@ void scanRows(const Space &space, int64_t a0, int64_t a1, RowTileScan &scan) {
 
 /// Visits the rows of tiles of one class of `space`: per row of tiles, the
 /// tiles its rows' intervals touch; those inside every interval (when
-/// `exact`) are its FULL run, the others PARTIAL. O(na + tiles visited).
+/// `exact`) are its FULL run, the others PARTIAL. O(na + tiles visited), a
+/// band's O(rows of tiles + PARTIAL tiles) unless each PARTIAL tile's pairs
+/// are counted.
 void visitClass(const Space &space, int64_t cls, int64_t blockRows, int64_t blockCols,
                 bool exact, const ComponentTileOptions &options, ComponentTileRow &row,
                 const ComponentRowVisitor &visit) {
@@ -136,13 +188,14 @@ void visitClass(const Space &space, int64_t cls, int64_t blockRows, int64_t bloc
   std::vector<int64_t> counts;
   for (int64_t t = 0; t * br < space.na; ++t) {
     const int64_t a0 = t * br, a1 = std::min(space.na, a0 + br) - 1;
-    scanRows(space, a0, a1, scan);
+    if (space.band && !countPairs)
+      bandScan(space, a0, a1, scan);
+    else
+      scanRows(space, a0, a1, scan);
     if (scan.segments.empty() && !options.emptyRows)
       continue;
     row.cls = cls, row.tile = t, row.rows = a1 - a0 + 1, row.columns = space.nb;
-    row.pairs = 0;
-    for (const auto &[lo, hi] : scan.rows)
-      row.pairs += std::max<int64_t>(0, hi - lo + 1);
+    row.pairs = scan.pairs;
     // A tile is FULL when it lies inside every row's interval; the last,
     // clipped tile when the intersection reaches the end.
     int64_t fullFirst = 0, fullLast = -1;

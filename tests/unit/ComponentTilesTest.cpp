@@ -6,7 +6,8 @@
 // holds a pair and claim no FULL tile. Bundled strided, strided_merged and
 // fixed patterns (every component exact, the later ones through the bounds of
 // their negated earlier terms) and random patterns, random shapes (Nq != Nk, lengths not
-// multiples of l or of the tiles), random tile sizes; by key, the same tiles.
+// multiples of l or of the tiles), random tile sizes; by key, the same tiles;
+// counted without keeping the tiles, the same totals.
 // Then strided at N = 1,048,576 (stride 1024), counted in closed form.
 #include "attnc/Dialect/Attn/Evaluator.h"
 #include "attnc/Dialect/Attn/Passes.h"
@@ -89,6 +90,20 @@ struct TileCount {
   int64_t pairs = 0, rows = 0, cols = 0;
 };
 
+/// The totals of `tiles` counted without keeping the tiles (bands in
+/// closed form) are those of the tiles kept.
+void checkCounts(const layout::ComponentInfo &info, const attnc::attn::Sizes &sizes,
+                 int64_t blockQ, int64_t blockK, bool byKey, const ComponentTiles &tiles,
+                 const std::string &where) {
+  ComponentTiles counted = layout::enumerateComponentTiles(info, sizes.seqQ, sizes.seqK,
+                                                           {blockQ, blockK, false, byKey});
+  const std::string what = where + (byKey ? " by key" : " by query") + ", counted only";
+  EXPECT_EQ(counted.full, tiles.full) << what;
+  EXPECT_EQ(counted.partial, tiles.partial) << what;
+  EXPECT_EQ(counted.pairs, tiles.pairs) << what;
+  EXPECT_EQ(counted.area, tiles.area) << what;
+}
+
 /// By key, the same tiles with the same kinds and counts, listed by class,
 /// key tile and query tile.
 void checkByKey(const layout::ComponentInfo &info, const attnc::attn::Sizes &sizes,
@@ -96,6 +111,8 @@ void checkByKey(const layout::ComponentInfo &info, const attnc::attn::Sizes &siz
                 const std::string &where) {
   ComponentTiles byKey = layout::enumerateComponentTiles(info, sizes.seqQ, sizes.seqK,
                                                          {blockQ, blockK, true, /*byKey=*/true});
+  checkCounts(info, sizes, blockQ, blockK, false, byQuery, where);
+  checkCounts(info, sizes, blockQ, blockK, true, byKey, where);
   EXPECT_EQ(byKey.status, byQuery.status) << where << " by key";
   EXPECT_EQ(byKey.full, byQuery.full) << where << " by key";
   EXPECT_EQ(byKey.partial, byQuery.partial) << where << " by key";
