@@ -292,6 +292,8 @@ llvm::json::Object Bench::measureCase(const Case &c) {
   result["peak_bytes"] = static_cast<int64_t>(peak);
   result["tiles_full"] = tiles.full;
   result["tiles_partial"] = tiles.partial;
+  result["component_tiles_full"] = tiles.componentFull;
+  result["component_tiles_partial"] = tiles.componentPartial;
   result["operand_sets"] = static_cast<int64_t>(sets.size());
   return result;
 }
@@ -310,7 +312,9 @@ llvm::json::Object Bench::measureLayoutCase(const Case &c) {
   return llvm::json::Object{{"layout_fwd_ms", layoutFwdMs},
           {"layout_train_ms", layoutTrainMs},
           {"tiles_full", tiles.full},
-          {"tiles_partial", tiles.partial}};
+          {"tiles_partial", tiles.partial},
+          {"component_tiles_full", tiles.componentFull},
+          {"component_tiles_partial", tiles.componentPartial}};
 }
 
 } // namespace attnc::bench

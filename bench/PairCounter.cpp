@@ -6,6 +6,7 @@
 #include "attn/KernelArgs.h"
 
 #include <algorithm>
+#include <tuple>
 
 namespace attnc::bench {
 namespace {
@@ -83,6 +84,7 @@ TileCounts countTiles(const attn::BlockLayout &layout) {
   for (int32_t count : partial)
     counts.partial += count;
   counts.full = start.back() - counts.partial;
+  std::tie(counts.componentFull, counts.componentPartial) = layout.componentTiles();
   return counts;
 }
 

@@ -41,9 +41,11 @@ private:
 };
 
 /// FULL and PARTIAL tiles of a layout's forward lists (from the row offsets
-/// and partial counts, not the lists, so that huge layouts stay cheap).
+/// and partial counts, not the lists, so that huge layouts stay cheap), and
+/// of its component lists (the heads that run through their components).
 struct TileCounts {
   int64_t full = 0, partial = 0;
+  int64_t componentFull = 0, componentPartial = 0;
 };
 TileCounts countTiles(const attn::BlockLayout &layout);
 

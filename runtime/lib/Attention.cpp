@@ -799,6 +799,17 @@ std::vector<int32_t> BlockLayout::componentHeads() const {
   return heads;
 }
 
+std::pair<int64_t, int64_t> BlockLayout::componentTiles() const {
+  std::pair<int64_t, int64_t> tiles{0, 0};
+  for (const ComponentClassLayout &cls : componentClasses_)
+    for (const DeviceComponentLists &lists : cls.components) {
+      const int64_t heads = static_cast<int64_t>(cls.heads.size());
+      tiles.first += heads * lists.fullTiles;
+      tiles.second += heads * lists.partialTiles;
+    }
+  return tiles;
+}
+
 namespace {
 
 int64_t elementCount(const std::vector<int64_t> &dims) {

@@ -113,11 +113,27 @@ ComponentTileLists buildComponentTileLists(const ComponentSpec &component, int64
   return lists;
 }
 
+int64_t ComponentTileLists::partialTiles() const {
+  int64_t tiles = 0;
+  for (int32_t count : partialCount)
+    tiles += count;
+  return tiles;
+}
+
+int64_t ComponentTileLists::fullTiles() const {
+  int64_t tiles = 0;
+  for (int64_t r = 0; r < rows(); ++r)
+    tiles += rowTiles(r);
+  return tiles - partialTiles();
+}
+
 DeviceComponentLists uploadComponentLists(std::size_t component,
                                           const ComponentTileLists &lists) {
   DeviceComponentLists device;
   device.component = component;
   device.rows = lists.rows();
+  device.fullTiles = lists.fullTiles();
+  device.partialTiles = lists.partialTiles();
   device.classes = upload(lists.classes);
   device.rowOf = upload(lists.rowOf);
   device.start = upload(lists.start);

@@ -368,6 +368,8 @@ TEST(ComponentLists, FixedAtOneMillionIsRunsOfFullTiles) {
       runs += forward.fullRange[2 * r + 1];
     EXPECT_EQ(runs, full) << "c = " << c;
     EXPECT_EQ(static_cast<int64_t>(forward.tiles.size()), partial) << "c = " << c;
+    EXPECT_EQ(forward.fullTiles(), full) << "c = " << c;
+    EXPECT_EQ(forward.partialTiles(), partial) << "c = " << c;
     for (const attn::BundleComponent &spec : bundle.components)
       for (attn::LayoutOrder order : {attn::LayoutOrder::ByQuery, attn::LayoutOrder::ByKey}) {
         const bool byKey = order == attn::LayoutOrder::ByKey;
@@ -375,10 +377,8 @@ TEST(ComponentLists, FixedAtOneMillionIsRunsOfFullTiles) {
             timed(spec, 64, 64, order, byKey ? "64x64 by key" : "64x64 by query");
         attn::ComponentTiles counted =
             attn::enumerateComponentTiles(spec, n, n, {64, 64, /*keepTiles=*/false, byKey});
-        int64_t listed = 0;
-        for (int64_t r = 0; r < lists.rows(); ++r)
-          listed += lists.rowTiles(r);
-        EXPECT_EQ(listed, counted.full + counted.partial) << spec.form << " c = " << c;
+        EXPECT_EQ(lists.fullTiles(), counted.full) << spec.form << " c = " << c;
+        EXPECT_EQ(lists.partialTiles(), counted.partial) << spec.form << " c = " << c;
       }
   }
 }

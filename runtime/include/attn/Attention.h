@@ -15,6 +15,7 @@
 #include <array>
 #include <cstdint>
 #include <memory>
+#include <utility>
 #include <vector>
 
 namespace attn {
@@ -76,6 +77,9 @@ public:
   // The query heads whose forward runs through their set's components
   // (docs/API.md), in increasing order; empty when none does.
   std::vector<int32_t> componentHeads() const;
+  // FULL and PARTIAL tiles of the forward's component lists, summed over
+  // the component heads (each visits its class's components' tiles).
+  std::pair<int64_t, int64_t> componentTiles() const;
   // Copies the lists to the host (tests).
   GpuLayout download() const;
   GpuLayout downloadBackward(LayoutOrder order) const;

@@ -49,6 +49,9 @@ struct ComponentTileLists {
   int64_t rows() const { return static_cast<int64_t>(partialCount.size()); }
   // Tiles of row r, listed or in its FULL run.
   int64_t rowTiles(int64_t r) const { return start[r + 1] - start[r] + fullRange[2 * r + 1]; }
+  // Tiles of all rows.
+  int64_t partialTiles() const;
+  int64_t fullTiles() const;
 };
 
 // The lists of `component` at Nq = seqQ, Nk = seqK with tiles of blockQ
@@ -66,6 +69,7 @@ ComponentTileLists buildComponentTileLists(const ComponentSpec &component, int64
 struct DeviceComponentLists {
   std::size_t component = 0; // its index in Bundle::components
   int64_t rows = 0;
+  int64_t fullTiles = 0, partialTiles = 0; // for one head of the class
   std::shared_ptr<DeviceBuffer> classes, rowOf, start, partialCount, tiles, fullRange;
 
   DeviceTileLists tileLists() const {
