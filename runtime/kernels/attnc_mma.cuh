@@ -25,14 +25,12 @@
 #error "compile attention kernels with -DATTNC_DTYPE_BF16 or -DATTNC_DTYPE_FP16"
 #endif
 
-/// A tile layout on the device (attnc_layout.cuh): row r's tiles are
-/// tiles[start[r], start[r + 1]), the first partial_count[r] PARTIAL, the
-/// others FULL.
-/// Per row r, tiles[start[r], start[r + 1]) are listed, the first
-/// partial_count[r] PARTIAL, the others FULL; when full_range is not null,
-/// the FULL tiles full_range[2r], ..., full_range[2r] + full_range[2r + 1] - 1
-/// follow them (the analytic component lists, whose FULL tiles form one run
-/// per row, so that they cost O(rows), not O(tiles)).
+/// A tile layout on the device (attnc_layout.cuh, runtime/lib/Components.cpp):
+/// row r lists tiles[start[r], start[r + 1]), the first partial_count[r]
+/// PARTIAL, the others FULL; when full_range is not null, the FULL tiles
+/// full_range[2r], ..., full_range[2r] + full_range[2r + 1] - 1 follow them
+/// (the analytic component lists, whose FULL tiles form one run per row, so
+/// that they cost O(rows), not O(tiles)).
 struct attnc_tile_lists {
   const int64_t *start;
   const int32_t *partial_count;
@@ -344,30 +342,9 @@ __device__ __forceinline__ float quad_sum(float x) {
 // Layout rows
 //===----------------------------------------------------------------------===//
 
-/// The i-th tile of a layout row: PARTIAL ones first, then FULL.
-/// Row `row` of `lists`: its listed tiles, then its FULL run if any.
-struct TileList {
-  const int32_t *tiles;
-  int partial_count, listed, total, range_first;
-
-  __device__ __forceinline__ TileList(const attnc_tile_lists &lists, int64_t row) {
-    int64_t begin = lists.start[row];
-    tiles = lists.tiles + begin;
-    listed = total = (int)(lists.start[row + 1] - begin);
-    partial_count = lists.partial_count[row];
-    range_first = 0;
-    if (lists.full_range) {
-      range_first = lists.full_range[2 * row];
-      total += lists.full_range[2 * row + 1];
-    }
-  }
-  __device__ __forceinline__ int64_t at(int index) const {
-    return index < listed ? tiles[index] : range_first + (index - listed);
-  }
-};
-
-/// TileList of lists without runs (full_range null: the layout kernel's),
-/// two registers fewer where the forward has none to spare.
+/// The tiles of row `row` of lists without runs (full_range null: the
+/// layout kernel's), PARTIAL ones first, then FULL; two registers fewer than
+/// TileList where the forward has none to spare.
 struct ListedTiles {
   const int32_t *tiles;
   int partial_count, total;
@@ -379,6 +356,22 @@ struct ListedTiles {
     partial_count = lists.partial_count[row];
   }
   __device__ __forceinline__ int64_t at(int index) const { return tiles[index]; }
+};
+
+/// Row `row` of `lists`: its listed tiles, then its FULL run if any.
+struct TileList : ListedTiles {
+  int listed, range_first;
+
+  __device__ __forceinline__ TileList(const attnc_tile_lists &lists, int64_t row)
+      : ListedTiles(lists, row), listed(total), range_first(0) {
+    if (lists.full_range) {
+      range_first = lists.full_range[2 * row];
+      total += lists.full_range[2 * row + 1];
+    }
+  }
+  __device__ __forceinline__ int64_t at(int index) const {
+    return index < listed ? tiles[index] : range_first + (index - listed);
+  }
 };
 
 } // namespace attnc_mma

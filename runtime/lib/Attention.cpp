@@ -153,15 +153,6 @@ bool classesApart(const TileMap &map, int64_t classes) {
   return classes == 1 || (inner == 1 && baseStep >= 1 && baseStep * classes <= outerStride);
 }
 
-/// `host` in a new device buffer.
-std::shared_ptr<DeviceBuffer> uploaded(const std::vector<int32_t> &host) {
-  auto buffer = std::make_shared<DeviceBuffer>(std::max<std::size_t>(host.size(), 1) *
-                                               sizeof(int32_t));
-  if (!host.empty())
-    buffer->upload(host.data());
-  return buffer;
-}
-
 // Mirrors attnc_backward_args (attnc_backward.cuh).
 struct BackwardArgs {
   DeviceShape shape;
@@ -475,9 +466,9 @@ void Attention::Impl::addBackwardLists(ComponentClassLayout &layout,
   if (problem.batch * static_cast<int64_t>(layout.kvHeads.size()) >
       std::numeric_limits<int32_t>::max())
     throw Error("batch * key/value heads is too large");
-  layout.deviceKvHeads = uploaded(layout.kvHeads);
-  layout.deviceGroupStart = uploaded(groupStart);
-  layout.deviceGroupHeads = uploaded(groupHeads);
+  layout.deviceKvHeads = uploadVector(layout.kvHeads);
+  layout.deviceGroupStart = uploadVector(groupStart);
+  layout.deviceGroupHeads = uploadVector(groupHeads);
   for (const DeviceComponentLists &forward : layout.components) {
     const std::size_t c = forward.component;
     const BundleComponent &component = bundle.components[c];
@@ -518,8 +509,7 @@ std::vector<ComponentClassLayout> Attention::Impl::componentLayouts(const Proble
     if (problem.batch * static_cast<int64_t>(layout.heads.size()) >
         std::numeric_limits<int32_t>::max())
       throw Error("batch * heads is too large");
-    layout.deviceHeads = std::make_shared<DeviceBuffer>(layout.heads.size() * sizeof(int32_t));
-    layout.deviceHeads->upload(layout.heads.data());
+    layout.deviceHeads = uploadVector(layout.heads);
     std::vector<std::size_t> members;
     for (std::size_t c = 0; c < bundle.components.size(); ++c)
       if (bundle.components[c].set == set)

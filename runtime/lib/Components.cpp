@@ -32,14 +32,6 @@ void appendClass(std::vector<int64_t> &classes, const ComponentSpec &component, 
   appendRange(classes, component.keyMap, cls, 0, seqK);
 }
 
-template <typename T> std::shared_ptr<DeviceBuffer> upload(const std::vector<T> &host) {
-  // An empty list still gets a (never read) buffer: the kernels take pointers.
-  auto buffer = std::make_shared<DeviceBuffer>(std::max<std::size_t>(host.size(), 1) * sizeof(T));
-  if (!host.empty())
-    buffer->upload(host.data());
-  return buffer;
-}
-
 } // namespace
 
 std::vector<std::string> componentPathSets(const Bundle &bundle) {
@@ -72,7 +64,6 @@ ComponentTileLists buildComponentTileLists(const ComponentSpec &component, int64
   ComponentTileLists lists;
   lists.blockQ = blockQ;
   lists.blockK = blockK;
-  lists.order = order;
   lists.start.push_back(0);
   auto tooMany = [&](const std::string &what) {
     return Error("a component of form " + component.form + " has too many " + what +
@@ -134,12 +125,12 @@ DeviceComponentLists uploadComponentLists(std::size_t component,
   device.rows = lists.rows();
   device.fullTiles = lists.fullTiles();
   device.partialTiles = lists.partialTiles();
-  device.classes = upload(lists.classes);
-  device.rowOf = upload(lists.rowOf);
-  device.start = upload(lists.start);
-  device.partialCount = upload(lists.partialCount);
-  device.tiles = upload(lists.tiles);
-  device.fullRange = upload(lists.fullRange);
+  device.classes = uploadVector(lists.classes);
+  device.rowOf = uploadVector(lists.rowOf);
+  device.start = uploadVector(lists.start);
+  device.partialCount = uploadVector(lists.partialCount);
+  device.tiles = uploadVector(lists.tiles);
+  device.fullRange = uploadVector(lists.fullRange);
   return device;
 }
 

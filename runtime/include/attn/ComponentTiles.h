@@ -131,10 +131,10 @@ struct ComponentTiles {
 };
 
 // Visits the rows of tiles of `component` that meet at least one tile (every
-// row with emptyRows), for
-// one head of its class at Nq = seqQ, Nk = seqK, by class and row tile, in
-// O(query (by key: key) positions + PARTIAL tiles): the FULL tiles cost
-// nothing each. Returns the status, reason and classes (no counts, no tiles).
+// row with emptyRows), for one head of its class at Nq = seqQ, Nk = seqK, by
+// class and row tile, in O(query (by key: key) positions + PARTIAL tiles),
+// bands in O(rows of tiles + PARTIAL tiles): the FULL tiles cost nothing
+// each. Returns the status, reason and classes (no counts, no tiles).
 ComponentTiles visitComponentTileRows(const ComponentSpec &component, int64_t seqQ, int64_t seqK,
                                       const ComponentTileOptions &options,
                                       const ComponentRowVisitor &visit);

@@ -11,6 +11,7 @@
 #include "attn/Layout.h"
 #include "attn/Module.h"
 
+#include <algorithm>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -30,10 +31,10 @@ std::vector<std::string> componentPathSets(const Bundle &bundle);
 // is a (class, key tile) and its tiles are query tiles (dK, dV). Row r lists
 // tiles[start[r], start[r + 1]), the first partialCount[r] PARTIAL (the
 // kernel evaluates the component's predicate there), the others FULL, then
-// the FULL tiles fullRange[2r], ..., fullRange[2r] + fullRange[2r + 1] - 1.
+// the FULL tiles fullRange[2r], ..., fullRange[2r] + fullRange[2r + 1] - 1
+// (attnc_tile_lists; buildComponentTileLists lists only PARTIAL tiles).
 struct ComponentTileLists {
   int64_t blockQ = 0, blockK = 0;
-  LayoutOrder order = LayoutOrder::ByQuery;
   // Per class, 6 numbers (attnc_component_class): for its rows, a base
   // position, the tile row t >= 0 of the first (row a sits at base + (t /
   // inner) * outer_stride + (t % inner) * inner_stride with t = first + a of
@@ -64,6 +65,15 @@ ComponentTileLists buildComponentTileLists(const ComponentSpec &component, int64
                                            int64_t seqK, int64_t blockQ, int64_t blockK,
                                            LayoutOrder order = LayoutOrder::ByQuery,
                                            bool everyRow = false);
+
+// `host` in a new device buffer; an empty vector still gets a (never read)
+// buffer, since the kernels take pointers.
+template <typename T> std::shared_ptr<DeviceBuffer> uploadVector(const std::vector<T> &host) {
+  auto buffer = std::make_shared<DeviceBuffer>(std::max<std::size_t>(host.size(), 1) * sizeof(T));
+  if (!host.empty())
+    buffer->upload(host.data());
+  return buffer;
+}
 
 // ComponentTileLists on the device; the buffers are shared by copies.
 struct DeviceComponentLists {
