@@ -130,7 +130,7 @@ void countRowIntervals(int64_t k0, int64_t bk, const std::vector<std::pair<int64
 
 /// What one row of tiles is made of, gathered from its rows' intervals.
 struct RowTileScan {
-  std::vector<std::pair<int64_t, int64_t>> rows;     // clipped intervals (scanRows only)
+  std::vector<std::pair<int64_t, int64_t>> rows;     // clipped intervals, to count pairs
   std::vector<std::pair<int64_t, int64_t>> segments; // their union, increasing
   int64_t maxLo = 0, minHi = 0;                      // their intersection
   int64_t pairs = 0;
@@ -152,8 +152,9 @@ void bandScan(const Space &space, int64_t a0, int64_t a1, RowTileScan &scan) {
                                std::min(space.nb - 1, last + hi));
 }
 
-/// RowTileScan of rows [a0, a1] row by row, keeping each row's interval.
-void scanRows(const Space &space, int64_t a0, int64_t a1, RowTileScan &scan) {
+/// RowTileScan of rows [a0, a1] row by row, keeping each row's interval
+/// when `keepRows` (to count each tile's pairs).
+void scanRows(const Space &space, int64_t a0, int64_t a1, bool keepRows, RowTileScan &scan) {
   scan.rows.clear();
   scan.segments.clear();
   scan.maxLo = 0, scan.minHi = space.nb - 1;
@@ -161,7 +162,8 @@ void scanRows(const Space &space, int64_t a0, int64_t a1, RowTileScan &scan) {
   for (int64_t a = a0; a <= a1; ++a) {
     auto [lo, hi] = space.range(a);
     lo = std::max<int64_t>(lo, 0), hi = std::min(hi, space.nb - 1);
-    scan.rows.emplace_back(lo, hi);
+    if (keepRows)
+      scan.rows.emplace_back(lo, hi);
     scan.maxLo = std::max(scan.maxLo, lo), scan.minHi = std::min(scan.minHi, hi);
     if (lo > hi)
       continue;
@@ -191,7 +193,7 @@ void visitClass(const Space &space, int64_t cls, int64_t blockRows, int64_t bloc
     if (space.band && !countPairs)
       bandScan(space, a0, a1, scan);
     else
-      scanRows(space, a0, a1, scan);
+      scanRows(space, a0, a1, countPairs, scan);
     if (scan.segments.empty() && !options.emptyRows)
       continue;
     row.cls = cls, row.tile = t, row.rows = a1 - a0 + 1, row.columns = space.nb;
