@@ -236,6 +236,10 @@ uint32_t seedOf(const std::string &name) {
   return hash;
 }
 
+double gradientTolerance(::attn::DType dtype) {
+  return dtype == ::attn::DType::BF16 ? 3e-2 : 1e-2;
+}
+
 DeviceTensor outputGradient(Memory memory, ::attn::DType dtype, int64_t B, int64_t H, int64_t N,
                             int64_t D, const std::vector<int64_t> &rows, std::mt19937 &rng) {
   std::vector<float> values(B * H * N * D, 0.f);

@@ -18,6 +18,8 @@
 #include "mlir/IR/MLIRContext.h"
 #include "mlir/IR/OwningOpRef.h"
 
+#include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <functional>
 #include <ostream>
@@ -117,6 +119,24 @@ DeviceTensor randomTensor(Memory memory, ::attn::DType dtype, int64_t B, int64_t
 /// of every (b, h), zero on the others (the rows the reference computes).
 DeviceTensor outputGradient(Memory memory, ::attn::DType dtype, int64_t B, int64_t H, int64_t N,
                             int64_t D, const std::vector<int64_t> &rows, std::mt19937 &rng);
+
+/// The tolerance of a gradient's relativeError against the float64 reference.
+double gradientTolerance(::attn::DType dtype);
+
+/// ‖a − b‖ / ‖b‖ (infinite when their sizes differ). Where b vanishes (N =
+/// 1: P = 1 and dS = dP − delta = 0) rounding leaves ~1e-6: ‖b‖ is floored
+/// at an RMS of 1e-3 per element, inputs being O(1).
+template <typename Reference>
+double relativeError(const std::vector<float> &a, const std::vector<Reference> &b) {
+  if (a.size() != b.size())
+    return INFINITY;
+  double error = 0, norm = 0;
+  for (std::size_t k = 0; k < a.size(); ++k) {
+    error += (double(a[k]) - b[k]) * (double(a[k]) - b[k]);
+    norm += double(b[k]) * b[k];
+  }
+  return std::sqrt(error / std::max(norm, 1e-6 * static_cast<double>(b.size())));
+}
 
 /// The raw bits of the tensor's memory, and `values` from them.
 std::vector<uint16_t> downloadValues(DeviceTensor &tensor);

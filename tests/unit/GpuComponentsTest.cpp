@@ -42,8 +42,10 @@ using attnc::test::Memory;
 using attnc::test::PatternInputs;
 using attnc::test::ReferenceOutput;
 using attnc::test::downloadValues;
+using attnc::test::gradientTolerance;
 using attnc::test::poisonedTensor;
 using attnc::test::randomTensor;
+using attnc::test::relativeError;
 using attnc::test::seedOf;
 using attnc::test::synchronize;
 
@@ -323,19 +325,6 @@ TEST(GpuComponentsEnvironment, AttncComponentsZeroRunsTheSetsOwnTiles) {
 // The backward with the component forward's LSE
 //===----------------------------------------------------------------------===//
 
-/// ‖a - b‖ / ‖b‖. Where b vanishes (N = 1: P = 1 and dS = 0) rounding leaves
-/// ~1e-6: ‖b‖ is floored at an RMS of 1e-3 per element, inputs being O(1).
-template <typename Reference>
-double relativeError(const std::vector<float> &a, const std::vector<Reference> &b) {
-  EXPECT_EQ(a.size(), b.size());
-  double error = 0, norm = 0;
-  for (std::size_t k = 0; k < a.size() && k < b.size(); ++k) {
-    error += (double(a[k]) - b[k]) * (double(a[k]) - b[k]);
-    norm += double(b[k]) * b[k];
-  }
-  return std::sqrt(error / std::max(norm, 1e-6 * static_cast<double>(b.size())));
-}
-
 class GpuComponentForwardThenBackward : public testing::TestWithParam<ComponentCase> {};
 
 TEST_P(GpuComponentForwardThenBackward, SameGradientsAsWithTheSetsOwnTiles) {
@@ -381,8 +370,6 @@ INSTANTIATE_TEST_SUITE_P(Patterns, GpuComponentForwardThenBackward,
 KernelChoice componentTraining(const ComponentCase &c) {
   return {c.dtype, c.headDim, true, true, true};
 }
-
-double gradientTolerance(attn::DType dtype) { return dtype == attn::DType::BF16 ? 3e-2 : 1e-2; }
 
 class GpuComponentsBackward : public testing::TestWithParam<ComponentCase> {};
 
